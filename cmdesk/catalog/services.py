@@ -32,7 +32,7 @@ def price_bands_ensure_default() -> list[PriceBand]:
     return list(PriceBand.objects.all())
 
 
-def _classify(product: Product) -> None:
+def classify_product(product: Product) -> None:
     band = PriceBand.classify(product.wholesale_price)
     if band is None:
         raise ValidationError({"wholesale_price": _("No price class covers this price; check the price bands.")})
@@ -44,7 +44,7 @@ def product_save(*, actor: Any, product: Product) -> Product:
     """Create or update a product (catalogue editing is the marketing centre's), deriving its price class."""
     if not has_model_perm(actor, Product, "change" if product.pk else "add"):
         raise OutOfScope
-    _classify(product)
+    classify_product(product)
     product.full_clean()
     with acting_as(actor):
         product.save()

@@ -28,6 +28,12 @@ class OrgUnitManager(MP_NodeManager):
     def restrict(self, user, action: str = "view") -> OrgUnitQuerySet:
         return self.get_queryset().restrict(user, action)
 
+    def new_root(self, **fields) -> OrgUnit:
+        return self.add_root(instance=self.model(**fields))
+
+    def new_child(self, parent: OrgUnit, **fields) -> OrgUnit:
+        return self.add_child(parent, instance=self.model(**fields))
+
 
 class OrgUnit(MP_Node):
     """A node of the company tree: city → marketing centre / county branch → department → market area (片区)."""
@@ -53,7 +59,7 @@ class OrgUnit(MP_Node):
     def ancestor_of_kind(self, kind: str) -> OrgUnit | None:
         if self.kind == kind:
             return self
-        return self.get_ancestors().filter(kind=kind).last()
+        return OrgUnit.objects.get_ancestors(self).filter(kind=kind).last()
 
 
 class Staff(models.Model):

@@ -43,3 +43,37 @@ def staff_set_career_level(
         staff.career_level = level
         staff.save(update_fields=["career_level"])
     return change
+
+
+def role_group(role: str):
+    from django.contrib.auth.models import Group
+
+    from .roles import group_name
+
+    return Group.objects.get(name=group_name(role))
+
+
+@transaction.atomic
+def staff_create(
+    *, actor: Any, username: str, password: str | None, name: str, role: str, org_unit, employee_no: str, **fields: Any
+) -> Staff:
+    """Create a login and its staff profile in the role's group. Administrators become superusers."""
+    from django.contrib.auth import get_user_model
+
+    from .choices import Role
+
+    User = get_user_model()
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": _("This username is taken.")})
+    user = User(username=username, first_name=name, is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    user.groups.add(role_group(role))
+    staff = Staff(user=user, name=name, role=role, org_unit=org_unit, employee_no=employee_no, **fields)
+    staff.full_clean()
+    with acting_as(actor):
+        staff.save()
+    return staff

@@ -4,13 +4,14 @@ an edit that would leave the actor's scope is rolled back."""
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 from cmdesk.core.audit import acting_as
 from cmdesk.core.exceptions import OutOfScope
@@ -62,14 +63,18 @@ RETAILER_FIELDS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
+def _pinyin_forms(name: str) -> tuple[str, str]:
+    syllables = lazy_pinyin(name)  # non-Chinese runs ("24", "KTV") come back as they are
+    return "".join(s[:1] for s in syllables).lower(), "".join(syllables).lower()
+
+
 def search_key(*names: str) -> str:
     """Pinyin initials and full pinyin of the given names, for search: 黄记烟酒 → "hjyj huangjiyanjiu"."""
     parts = []
     for name in names:
-        if not name:
-            continue
-        parts.append("".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower())
-        parts.append("".join(lazy_pinyin(name)).lower())
+        if name:
+            parts.extend(_pinyin_forms(name))
     return " ".join(parts)[:200]
 
 
@@ -195,13 +200,9 @@ def route_assign_cm(*, actor: Any, route: Route, cm: Staff | None, started: date
         raise OutOfScope
 
 
-@transaction.atomic
-def route_update(*, actor: Any, route: Route, data: dict[str, Any]) -> list[str]:
-    """Change a route's own fields (the CM changes through route_assign_cm, which keeps history)."""
-    if not in_scope(actor, route, "change"):
-        raise OutOfScope
-    route = Route.objects.select_for_update().get(pk=route.pk)
-    allowed = {
+ROUTE_FIELDS = frozenset(
+    {
+        "code",
         "name",
         "org_unit",
         "market_type",
@@ -211,18 +212,51 @@ def route_update(*, actor: Any, route: Route, data: dict[str, Any]) -> list[str]
         "delivery_weekdays",
         "active",
     }
-    unknown = set(data) - allowed
+)
+
+
+def _check_org_in_scope(actor: Any, org_unit: Any) -> None:
+    scope = user_scope(actor)
+    if scope.kind == "all":
+        return
+    if scope.kind != "org" or not org_unit.path.startswith(scope.org_path):
+        raise ValidationError({"org_unit": _("This org unit is not in your area.")})
+
+
+@transaction.atomic
+def route_create(*, actor: Any, data: dict[str, Any]) -> Route:
+    """Create a route (without a CM: route_assign_cm gives it one, with history) under an org unit in scope."""
+    if not has_model_perm(actor, Route, "add"):
+        raise OutOfScope
+    unknown = set(data) - ROUTE_FIELDS
     if unknown:
-        raise ValidationError({f: _("You may not change this field.") for f in sorted(unknown)})
+        raise ValidationError({f: _("Unknown field.") for f in sorted(unknown)})
+    route = Route(**data)
+    if route.org_unit_id is None:
+        raise ValidationError({"org_unit": _("This field is required.")})
+    _check_org_in_scope(actor, route.org_unit)
+    route.full_clean()
+    with acting_as(actor):
+        route.save()
+    return route
+
+
+@transaction.atomic
+def route_update(*, actor: Any, route: Route, data: dict[str, Any]) -> list[str]:
+    """Change a route's own fields (the CM changes through route_assign_cm, which keeps history)."""
+    if not in_scope(actor, route, "change"):
+        raise OutOfScope
+    route = Route.objects.select_for_update().get(pk=route.pk)
+    unknown = set(data) - ROUTE_FIELDS
+    if unknown:
+        raise ValidationError({f: _("Unknown field.") for f in sorted(unknown)})
     changed = [f for f, v in data.items() if getattr(route, f) != v]
+    if "code" in changed:
+        raise ValidationError({"code": _("A route code cannot change; create a new route instead.")})
     for f in changed:
         setattr(route, f, data[f])
-    if "org_unit" in changed and user_scope(actor).kind != "all":
-        from cmdesk.org.models import OrgUnit
-
-        scope = user_scope(actor)
-        if not OrgUnit.objects.filter(pk=route.org_unit.pk, path__startswith=scope.org_path).exists():
-            raise ValidationError({"org_unit": _("This org unit is not in your area.")})
+    if "org_unit" in changed:
+        _check_org_in_scope(actor, route.org_unit)
     if not changed:
         return []
     route.full_clean()

@@ -1,0 +1,22 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
+from cmdesk.org.api.views import OrgUnitViewSet, StaffViewSet
+from cmdesk.retail.api.views import RetailerViewSet, RouteViewSet
+
+router = DefaultRouter()
+router.register("org-units", OrgUnitViewSet, basename="orgunit")
+router.register("staff", StaffViewSet, basename="staff")
+router.register("routes", RouteViewSet, basename="route")
+router.register("retailers", RetailerViewSet, basename="retailer")
+router.register("products", ProductViewSet, basename="product")
+router.register("price-classes", PriceBandViewSet, basename="priceband")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("", include(router.urls)),
+]
