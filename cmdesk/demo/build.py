@@ -676,6 +676,23 @@ class Builder:
         }
 
 
+@transaction.atomic
+def clear_records() -> None:
+    """Delete every record the demo creates (and the logins), children first; the schema and role groups stay."""
+    from auditlog.models import LogEntry
+
+    TierChange.objects.all().delete()
+    Retailer.objects.all().delete()
+    RouteAssignment.objects.all().delete()
+    Route.objects.all().delete()
+    Product.objects.all().delete()
+    PriceBand.objects.all().delete()
+    Staff.objects.all().delete()  # career changes cascade
+    get_user_model().objects.all().delete()
+    OrgUnit.objects.all().delete()
+    LogEntry.objects.all().delete()
+
+
 def demo_exists() -> bool:
     return OrgUnit.objects.exists()
 

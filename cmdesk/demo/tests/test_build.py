@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Avg, Count, Max
 from django.test import Client
 
-from cmdesk.demo.build import DEMO_PASSWORD, DemoSpec, build_demo
+from cmdesk.demo.build import DEMO_PASSWORD, DemoSpec, build_demo, clear_records
 from cmdesk.org.choices import Role
 from cmdesk.org.models import Staff
 from cmdesk.retail.models import Retailer, Route, TierChange
@@ -128,12 +128,8 @@ def test_county_demo_is_deterministic_and_logins_work(settings):
         assert client.login(username=login["username"], password=DEMO_PASSWORD), login["username"]
         assert login["password"] == DEMO_PASSWORD
 
-    # same spec, fresh database → the same retailers
-    from django.core.management import call_command
-
-    call_command("flush", interactive=False, verbosity=0)
-    from cmdesk.org.roles import sync_role_groups
-
-    sync_role_groups()
+    # same spec, emptied database → the same retailers
+    clear_records()
+    assert Retailer.objects.count() == 0
     build_demo(spec)
     assert list(Retailer.objects.order_by("licence_no").values_list("licence_no", "shop_name", "tier")[:20]) == first

@@ -3,10 +3,9 @@
 import datetime as dt
 import time
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from cmdesk.demo.build import DemoSpec, build_demo, demo_exists, stored_logins
+from cmdesk.demo.build import DemoSpec, build_demo, clear_records, demo_exists, stored_logins
 
 
 class Command(BaseCommand):
@@ -30,9 +29,8 @@ class Command(BaseCommand):
                 return
             if not reset:
                 raise CommandError("The database already has records. Use --reset to replace them with the demo.")
-            self.stdout.write("Emptying the database…")
-            call_command("flush", interactive=False, verbosity=0)
-            call_command("migrate", verbosity=0)  # re-creates the role groups
+            self.stdout.write("Deleting the existing records…")
+            clear_records()
         spec = DemoSpec(scale=scale, years=years, seed=seed, as_of=as_of or dt.date.today())
         started = time.perf_counter()
 
