@@ -1,0 +1,81 @@
+"""A customer manager on a phone: find a shop by pinyin initials, correct its phone number, see the change logged.
+
+Drives Debian's Chromium (/usr/bin/chromium) with Playwright against the live test server, at an iPhone-sized viewport.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from cmdesk.core.tests.factories import PASSWORD, RetailerFactory, RouteFactory, StaffFactory, build_org_tree
+from cmdesk.org.choices import Role
+from cmdesk.retail.models import Retailer
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are ordinary sync code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def phone():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        yield context.new_page()
+        browser.close()
+
+
+def test_cm_corrects_a_phone_number_on_a_phone(live_server, phone):
+    tree = build_org_tree()
+    cm = StaffFactory(role=Role.CM, org_unit=tree.area_a1, user__username="cm_phone")
+    route = RouteFactory(org_unit=tree.area_a1, cm=cm)
+    shop = RetailerFactory(route=route, shop_name="黄记烟酒", owner_name="黄大明", phone="13900000001")
+    RetailerFactory.create_batch(5, route=route, shop_name="兴旺商店", owner_name="李四")
+    other = RetailerFactory(route=RouteFactory(org_unit=tree.area_b1), shop_name="黄记烟酒分店")
+
+    page = phone
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "cm_phone")
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{live_server.url}/")
+    assert "黄记烟酒" not in page.content()  # the home page shows aggregates, not other CMs' shops
+
+    page.goto(f"{live_server.url}/retail/retailers/?q=hjyj")
+    cards = page.locator(".retailer-card:visible")
+    assert cards.count() == 1  # the other branch's 黄记烟酒分店 is out of scope
+    assert "黄记烟酒" in cards.first.inner_text()
+    # the phone layout shows cards, not a wide table
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    cards.first.locator("a.stretched-link").click()
+    page.wait_for_url(f"**/retail/retailers/{shop.pk}/")
+    page.get_by_role("link", name="编辑").or_(page.get_by_role("link", name="Edit")).first.click()
+    assert page.locator("select[name=route]").count() == 0  # a CM cannot move shops between routes
+    assert page.locator("input[name=tier]").count() == 0
+    page.fill("input[name=phone]", "13912345678")
+    page.locator("form button[type=submit].btn-primary").click()
+    page.wait_for_url(f"**/retail/retailers/{shop.pk}/")
+
+    shop.refresh_from_db()
+    assert shop.phone == "13912345678"
+    page.locator("#tab-history").click()
+    history = page.locator("#pane-history").inner_text()
+    assert "13900000001" in history and "13912345678" in history
+    assert Retailer.objects.get(pk=other.pk).phone == other.phone
