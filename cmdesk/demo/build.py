@@ -581,7 +581,10 @@ class Builder:
                 if rng.random() < 0.45:  # this province's brands dominate the local market
                     b = int(rng.integers(0, 4))
                 brand, maker, provincial = brands[b]
-                wholesale = round(float(rng.uniform(lo, hi)) * 2) / 2
+                if cls == 1:  # most 一类 sit just above 100 yuan; a few premium lines reach 400+
+                    wholesale = round(float(np.clip(lo * rng.lognormal(0.3, 0.35), lo, hi)) * 2) / 2
+                else:
+                    wholesale = round(float(rng.uniform(lo, hi)) * 2) / 2
                 k += 1
                 new = rng.random() < 0.06
                 launched = (

@@ -32,7 +32,7 @@ FORMAT_LETTER = {
 
 class OrderMethod(models.TextChoices):
     ONLINE = "online", _("Online (computer)")
-    PHONE = "phone", _("Phone")
+    PHONE = "phone", _("By phone")
     MOBILE = "mobile", _("Mobile app")
     OTHER = "other", _("Other or not stated")
 
