@@ -1,0 +1,319 @@
+"""Build the one SQL statement that answers a :class:`~cmdesk.analytics.query.KpiQuery`.
+
+The statement is written in the SQL subset DuckDB and Spark SQL share (CTEs, CASE, COUNT(DISTINCT), window SUM,
+``IS NOT DISTINCT FROM``, ``DATE '…'`` literals, ``CAST … AS DOUBLE``), over views every engine registers under the
+same names:
+
+* ``retailers``, ``products``: the dimension snapshots;
+* ``rpm``, ``rm``: the monthly aggregates (source "aggregates"), or ``lines``: the raw order lines (source "lines").
+
+Stages: ``cur``/``lm``/``ly`` sum the facts of the period, the previous period and the same span last year at
+retailer × product grain; ``x*`` join them to the dimensions (which also applies the scope filter); ``g*`` group
+them; ``s`` counts the retailers served from the snapshot; ``base`` joins everything into exact integer columns;
+the outer SELECT applies each indicator's formula from :mod:`cmdesk.analytics.indicators`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .indicators import INDICATORS
+from .layout import m_idx, month_label
+from .periods import Period
+from .query import DIMENSIONS, PRODUCT_DIMS, RETAILER_DIMS, Filter, KpiQuery, QueryError
+
+SUMS = ("lines", "online_lines", "demanded", "allotted", "ordered", "supplied", "amount_fen")
+
+
+@dataclass(frozen=True)
+class Plan:
+    sql: str
+    source: str  # aggregates | lines
+    months: tuple[str, ...]  # the months whose files the statement reads
+    group_columns: tuple[str, ...]  # output group columns (m_idx stands for month)
+    indicators: tuple[str, ...]
+
+
+def _d(day: dt.date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _cols(dims: list[str]) -> list[str]:
+    out: list[str] = []
+    for d in dims:
+        out.extend(["m_idx"] if d == "month" else DIMENSIONS[d])
+    return out
+
+
+def _retailer_where(f: Filter) -> str:
+    parts = []
+    if f.nothing:
+        parts.append("1 = 0")
+    if f.org_paths:
+        parts.append("(" + " OR ".join(f"org_path LIKE {_q(p + '%')}" for p in f.org_paths) + ")")
+    if f.cm_ids:
+        parts.append(f"cm_id IN ({', '.join(str(i) for i in f.cm_ids)})")
+    if f.route_codes:
+        parts.append(f"route_code IN ({', '.join(_q(c) for c in f.route_codes)})")
+    if f.retailer_ids:
+        parts.append(f"retailer_id IN ({', '.join(str(i) for i in f.retailer_ids)})")
+    return " AND ".join(parts) or "1 = 1"
+
+
+def _product_where(f: Filter) -> str:
+    parts = []
+    if f.product_codes:
+        parts.append(f"product_code IN ({', '.join(_q(c) for c in f.product_codes)})")
+    if f.brands:
+        parts.append(f"brand IN ({', '.join(_q(b) for b in f.brands)})")
+    if f.class_ranks:
+        parts.append(f"class_rank IN ({', '.join(str(c) for c in f.class_ranks)})")
+    if f.key_brands_only:
+        parts.append("key_brand")
+    return " AND ".join(parts) or "1 = 1"
+
+
+def _product_filtered(f: Filter) -> bool:
+    return bool(f.product_codes or f.brands or f.class_ranks or f.key_brands_only)
+
+
+def _shift_months(day: dt.date, months: int) -> dt.date:
+    i = m_idx(month_label(day)) + months
+    return dt.date(i // 12, i % 12 + 1, 1)
+
+
+def _month_span(p: Period, shift: int) -> Period:
+    start = _shift_months(p.start, shift)
+    last = _shift_months(p.end, shift)
+    end = _shift_months(last, 1) - dt.timedelta(days=1)
+    return Period("range", start, end)
+
+
+def comparison_periods(q: KpiQuery) -> tuple[Period, Period, int, int]:
+    """(previous, year-ago, month shift of previous, month shift of year-ago) for the query."""
+    if "month" in q.by:
+        return _month_span(q.period, -1), _month_span(q.period, -12), 1, 12
+    return q.period.previous(), q.period.year_ago(), 0, 0
+
+
+def _facts(source: str, p: Period, shift: int, with_month: bool) -> str:
+    """Retailer × product (× month) sums for one period; m_idx is moved forward by ``shift`` months."""
+    if source == "aggregates":
+        lo, hi = m_idx(month_label(p.start)), m_idx(month_label(p.end))
+        mcol = [f"m_idx + {shift} AS m_idx"] if with_month else []
+        sums = [f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in SUMS]
+        keys = ["retailer_id", "product_id"] + (["m_idx"] if with_month else [])
+        return (
+            f"SELECT retailer_id, product_id, {', '.join(mcol + sums)} FROM rpm "
+            f"WHERE m_idx BETWEEN {lo} AND {hi} GROUP BY {', '.join(keys)}"
+        )
+    mexpr = "YEAR(order_date) * 12 + MONTH(order_date) - 1"
+    mcol = [f"{mexpr} + {shift} AS m_idx"] if with_month else []
+    sums = [
+        "CAST(COUNT(*) AS BIGINT) AS lines",
+        "CAST(SUM(CASE WHEN channel = 'online' THEN 1 ELSE 0 END) AS BIGINT) AS online_lines",
+        *[f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in ("demanded", "allotted", "ordered", "supplied")],
+        "CAST(SUM(CAST(ROUND(amount * 100) AS BIGINT)) AS BIGINT) AS amount_fen",
+    ]
+    keys = ["retailer_id", "product_id"] + ([mexpr] if with_month else [])
+    return (
+        f"SELECT retailer_id, product_id, {', '.join(mcol + sums)} FROM lines "
+        f"WHERE order_date BETWEEN {_d(p.start)} AND {_d(p.end)} GROUP BY {', '.join(keys)}"
+    )
+
+
+def _orders(source: str, p: Period, shift: int, with_month: bool) -> str:
+    if source == "aggregates":
+        lo, hi = m_idx(month_label(p.start)), m_idx(month_label(p.end))
+        mcol = [f"m_idx + {shift} AS m_idx"] if with_month else []
+        keys = ["retailer_id"] + (["m_idx"] if with_month else [])
+        return (
+            f"SELECT retailer_id, {', '.join(mcol + ['CAST(SUM(orders) AS BIGINT) AS orders', 'CAST(SUM(online_orders) AS BIGINT) AS online_orders'])} "  # noqa: E501
+            f"FROM rm WHERE m_idx BETWEEN {lo} AND {hi} GROUP BY {', '.join(keys)}"
+        )
+    mexpr = "YEAR(order_date) * 12 + MONTH(order_date) - 1"
+    mcol = [f"{mexpr} + {shift} AS m_idx"] if with_month else []
+    keys = ["retailer_id"] + ([mexpr] if with_month else [])
+    return (
+        f"SELECT retailer_id, {', '.join(mcol + ['CAST(COUNT(DISTINCT order_id) AS BIGINT) AS orders', 'CAST(COUNT(DISTINCT CASE WHEN channel = ' + chr(39) + 'online' + chr(39) + ' THEN order_id END) AS BIGINT) AS online_orders'])} "  # noqa: E501
+        f"FROM lines WHERE order_date BETWEEN {_d(p.start)} AND {_d(p.end)} GROUP BY {', '.join(keys)}"
+    )
+
+
+def _eq(cols: list[str], a: str, b: str) -> str:
+    return " AND ".join(f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in cols) or "1 = 1"
+
+
+def _months_table(p: Period) -> str:
+    rows = []
+    for label in p.months():
+        i = m_idx(label)
+        first = dt.date(i // 12, i % 12 + 1, 1)
+        last = _shift_months(first, 1) - dt.timedelta(days=1)
+        rows.append(f"SELECT {i} AS m_idx, {_d(max(first, p.start))} AS m_start, {_d(min(last, p.end))} AS m_end")
+    return " UNION ALL ".join(rows)
+
+
+def build(q: KpiQuery) -> Plan:
+    source = q.resolved_source
+    with_month = "month" in q.by
+    if with_month and not q.period.month_aligned:
+        raise QueryError("grouping by month needs a period of whole months")
+    f = q.filter
+    rdims = [d for d in q.by if d in RETAILER_DIMS]
+    pdims = [d for d in q.by if d in PRODUCT_DIMS]
+    gcols = _cols(list(q.by))
+    rcols = _cols(rdims)
+    pcols = _cols(pdims)
+    rtcols = rcols + (["m_idx"] if with_month else [])  # the retailer side of the grouping (and month)
+    ptcols = pcols + (["m_idx"] if with_month else [])
+    prev, year_ago, lm_shift, ly_shift = comparison_periods(q)
+    gsel = ", ".join(gcols)
+    group_by = f" GROUP BY {gsel}" if gcols else ""
+
+    rneeded = sorted({"retailer_id", "route_id", *rcols})
+    pneeded = sorted({"product_id", "provincial", *pcols})
+    ctes: list[str] = []
+    ctes.append(f"r AS (SELECT {', '.join(rneeded)}, opened_on, closed_on FROM retailers WHERE {_retailer_where(f)})")
+    ctes.append(
+        f"p AS (SELECT {', '.join(pneeded)}, CASE WHEN status <> 'pending' AND (launched_on IS NULL OR "
+        f"launched_on <= {_d(q.period.end)}) AND status <> 'discontinued' THEN 1 ELSE 0 END AS listed "
+        f"FROM products WHERE {_product_where(f)})"
+    )
+    for name, per, shift in (("cur", q.period, 0), ("lm", prev, lm_shift), ("ly", year_ago, ly_shift)):
+        ctes.append(f"f_{name} AS ({_facts(source, per, shift, with_month)})")
+        xcols = ", ".join(
+            [f"r.{c}" for c in rneeded if c != "retailer_id"]
+            + [f"p.{c}" for c in pneeded if c != "product_id"]
+            + ["p.listed", "b.*"]
+        )
+        ctes.append(
+            f"x_{name} AS (SELECT {xcols} FROM f_{name} b JOIN r ON b.retailer_id = r.retailer_id "
+            f"JOIN p ON b.product_id = p.product_id)"
+        )
+        ctes.append(
+            f"g_{name} AS (SELECT {gsel + ', ' if gsel else ''}"
+            "CAST(SUM(supplied) AS BIGINT) AS cartons, CAST(SUM(amount_fen) AS BIGINT) AS amount_fen, "
+            "CAST(SUM(demanded) AS BIGINT) AS demanded, CAST(SUM(allotted) AS BIGINT) AS allotted, "
+            "CAST(SUM(ordered) AS BIGINT) AS ordered, CAST(SUM(lines) AS BIGINT) AS lines, "
+            "CAST(SUM(online_lines) AS BIGINT) AS online_lines, "
+            "CAST(SUM(CASE WHEN provincial THEN supplied ELSE 0 END) AS BIGINT) AS prov_cartons, "
+            "COUNT(DISTINCT CASE WHEN supplied > 0 THEN retailer_id END) AS buyers, "
+            "COUNT(DISTINCT CASE WHEN ordered > 0 THEN retailer_id END) AS orderers, "
+            "COUNT(DISTINCT CASE WHEN supplied > 0 THEN route_id END) AS routes_sold, "
+            "COUNT(DISTINCT CASE WHEN supplied > 0 AND listed = 1 THEN product_id END) AS skus_sold, "
+            "CAST(SUM(CASE WHEN allotted > 0 THEN 1 ELSE 0 END) AS BIGINT) AS pairs_allotted, "
+            "CAST(SUM(CASE WHEN allotted > 0 AND ordered >= allotted THEN 1 ELSE 0 END) AS BIGINT) AS pairs_full, "
+            "CAST(SUM(CASE WHEN allotted > 0 AND ordered > 0 THEN 1 ELSE 0 END) AS BIGINT) AS pairs_ordering "
+            f"FROM x_{name}{group_by})"
+        )
+
+    # retailers served (per month when grouped by month)
+    if with_month:
+        ctes.append(f"mt AS ({_months_table(q.period)})")
+        served_from = "r CROSS JOIN mt"
+        open_cond = (
+            "(r.opened_on IS NULL OR r.opened_on <= mt.m_end) AND (r.closed_on IS NULL OR r.closed_on >= mt.m_start)"
+        )
+        scols = [f"r.{c}" for c in rcols] + ["mt.m_idx"]
+    else:
+        served_from = "r"
+        open_cond = (
+            f"(r.opened_on IS NULL OR r.opened_on <= {_d(q.period.end)}) AND "
+            f"(r.closed_on IS NULL OR r.closed_on >= {_d(q.period.start)})"
+        )
+        scols = [f"r.{c}" for c in rcols]
+    ssel = ", ".join(scols)
+    ctes.append(
+        f"s AS (SELECT {ssel + ', ' if ssel else ''}COUNT(*) AS served, COUNT(DISTINCT r.route_id) AS routes "
+        f"FROM {served_from} WHERE {open_cond}{' GROUP BY ' + ssel if ssel else ''})"
+    )
+    # products on sale (the catalogue side of 动销率(品规))
+    psel = ", ".join(pcols)
+    ctes.append(
+        f"pl AS (SELECT {psel + ', ' if psel else ''}CAST(SUM(listed) AS BIGINT) AS skus_listed FROM p"
+        f"{' GROUP BY ' + psel if psel else ''})"
+    )
+    # orders: from the order counts when no product side is involved; else the lines are the orders
+    orders_from_lines = bool(pdims)
+    if not orders_from_lines and not _product_filtered(f):
+        ctes.append(f"o_raw AS ({_orders(source, q.period, 0, with_month)})")
+        osel = ", ".join([f"r.{c}" for c in rcols] + (["o_raw.m_idx"] if with_month else []))
+        ctes.append(
+            f"o AS (SELECT {osel + ', ' if osel else ''}CAST(SUM(o_raw.orders) AS BIGINT) AS orders, "
+            "CAST(SUM(o_raw.online_orders) AS BIGINT) AS online_orders "
+            f"FROM o_raw JOIN r ON o_raw.retailer_id = r.retailer_id{' GROUP BY ' + osel if osel else ''})"
+        )
+    # repeat buyers: bought (at the grouping's product grain) in this and the previous period
+    kcols = ["retailer_id"] + ptcols
+    ctes.append(f"k_cur AS (SELECT DISTINCT {', '.join(kcols)} FROM x_cur WHERE supplied > 0)")
+    ctes.append(f"k_lm AS (SELECT DISTINCT {', '.join(kcols)} FROM x_lm WHERE supplied > 0)")
+    rep_sel = ", ".join([f"r.{c}" for c in rcols] + [f"k_cur.{c}" for c in ptcols])
+    rep_sel_ordered = ", ".join(
+        f"r.{c}" if c in rcols else f"k_cur.{c}" for c in gcols
+    )
+    ctes.append(
+        f"rep AS (SELECT {rep_sel_ordered + ', ' if gcols else ''}COUNT(*) AS repeat_buyers FROM k_cur "
+        f"JOIN k_lm ON {_eq(kcols, 'k_cur', 'k_lm')} JOIN r ON k_cur.retailer_id = r.retailer_id"
+        f"{' GROUP BY ' + rep_sel if rep_sel else ''})"
+    )
+
+    # base: one row per group, exact integers
+    if not pdims:
+        # retailer-side (or no) grouping: every group of served retailers appears, even without sales
+        driver, drv_cols = "s", rtcols
+        joins = [f"LEFT JOIN g_cur c ON {_eq(rtcols, 's', 'c')}"]
+    else:
+        driver, drv_cols = "c", gcols
+        joins = [f"LEFT JOIN s ON {_eq(rtcols, 'c', 's')}" if rtcols else "CROSS JOIN s"]
+    head = "s" if not pdims else "c"
+    src = "g_cur c" if pdims else "s"
+    joins += [
+        f"LEFT JOIN g_lm lm ON {_eq(gcols, head, 'lm')}",
+        f"LEFT JOIN g_ly ly ON {_eq(gcols, head, 'ly')}",
+        f"LEFT JOIN rep ON {_eq(gcols, head, 'rep')}",
+        f"LEFT JOIN pl ON {_eq(pcols, head, 'pl')}" if pcols else "CROSS JOIN pl",
+    ]
+    if not orders_from_lines and not _product_filtered(f):
+        joins.append(f"LEFT JOIN o ON {_eq(rtcols, head, 'o')}" if rtcols else "CROSS JOIN o")
+        orders_cols = "COALESCE(o.orders, 0) AS orders, COALESCE(o.online_orders, 0) AS online_orders"
+    elif orders_from_lines:
+        orders_cols = "COALESCE(c.lines, 0) AS orders, COALESCE(c.online_lines, 0) AS online_orders"
+    else:
+        orders_cols = "CAST(NULL AS BIGINT) AS orders, CAST(NULL AS BIGINT) AS online_orders"
+    del driver, drv_cols
+    z = "COALESCE({0}, 0)"
+    cur_cols = [
+        "cartons", "amount_fen", "demanded", "allotted", "ordered", "prov_cartons", "buyers", "orderers",
+        "routes_sold", "skus_sold", "pairs_allotted", "pairs_full", "pairs_ordering",
+    ]
+    base_cols = (
+        [f"{head}.{c}" for c in gcols]
+        + ["COALESCE(s.served, 0) AS served", "COALESCE(s.routes, 0) AS routes"]
+        + [f"{z.format('c.' + c)} AS {c}" for c in cur_cols]
+        + [f"{z.format('lm.' + c)} AS {c}_lm" for c in ("cartons", "amount_fen", "buyers")]
+        + [f"{z.format('ly.' + c)} AS {c}_ly" for c in ("cartons", "amount_fen", "prov_cartons")]
+        + [f"{z.format('rep.repeat_buyers')} AS repeat_buyers", f"{z.format('pl.skus_listed')} AS skus_listed"]
+        + [orders_cols]
+    )
+    ctes.append(f"base AS (SELECT {', '.join(base_cols)} FROM {src} {' '.join(joins)})")
+
+    # share of the parent: the grouping without its last dimension
+    parent = _cols(list(q.by[:-1]))
+    over = f"PARTITION BY {', '.join(parent)}" if parent else ""
+    ctes.append(
+        f"base2 AS (SELECT base.*, CAST(cartons AS DOUBLE) / NULLIF(SUM(cartons) OVER ({over}), 0) AS share FROM base)"
+    )
+    names = q.indicators or tuple(INDICATORS)
+    outer = gcols + [f"{INDICATORS[n].sql} AS {n}" for n in names]
+    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(outer)} FROM base2"
+
+    months = sorted(
+        set(q.period.months()) | set(prev.months()) | set(year_ago.months())
+    )
+    return Plan(sql=sql, source=source, months=tuple(months), group_columns=tuple(gcols), indicators=tuple(names))
