@@ -6,6 +6,7 @@ Environment variables:
     DATABASE_URL     default: sqlite:///<repo>/var/cmdesk.sqlite3 (PostgreSQL: postgres://user@host:5432/name).
     ALLOWED_HOSTS    comma-separated; default "127.0.0.1,localhost" (plus "testserver" in tests).
     CMDESK_DATA_DIR  order facts (Parquet) and demo side files; default <repo>/var/data.
+    CMDESK_KPI_ENGINE  duckdb (default) or spark: which engine answers KPI queries.
     CMDESK_VAR_DIR   where the default database, secret key and data live; default <repo>/var.
 """
 
@@ -43,6 +44,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 CMDESK_DATA_DIR = Path(env.str("CMDESK_DATA_DIR", default=str(VAR_DIR / "data")))
+# KPI engine for pages, API and `cmdesk kpi`: duckdb (default, in process) or spark (the optional extra)
+CMDESK_KPI_ENGINE = env.str("CMDESK_KPI_ENGINE", default="duckdb")
 # Licence numbers (烟草专卖零售许可证号): 12 digits by default; local formats differ, so this is configuration.
 CMDESK_LICENCE_REGEX = env.str("CMDESK_LICENCE_REGEX", default=r"^\d{12}$")
 
@@ -69,6 +72,8 @@ INSTALLED_APPS = [
     "cmdesk.org",
     "cmdesk.catalog",
     "cmdesk.retail",
+    "cmdesk.sales",
+    "cmdesk.kpi",
     "cmdesk.demo",
 ]
 

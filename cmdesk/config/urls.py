@@ -10,4 +10,6 @@ urlpatterns = [
     path("org/", include("cmdesk.org.urls")),
     path("retail/", include("cmdesk.retail.urls")),
     path("catalog/", include("cmdesk.catalog.urls")),
+    path("sales/", include("cmdesk.sales.urls")),
+    path("kpi/", include("cmdesk.kpi.urls")),
 ]

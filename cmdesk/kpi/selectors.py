@@ -1,0 +1,183 @@
+"""Reads of the indicators, always through the user's scope.
+
+`user_filter(user)` turns the user's `restrict()` scope into the engine's Filter, `resolve_scope(user, code)` turns
+a scope code (an org unit, route, customer manager's employee number or retailer licence) into a narrower one after
+checking it is inside the user's scope (OutOfScope otherwise, which pages and the API answer with 404), and `kpi()`
+runs the query with both applied. Results are cached per data version, so a page never waits twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from cmdesk.analytics.engines import KpiResult
+from cmdesk.analytics.periods import Period
+from cmdesk.analytics.query import Filter, KpiQuery
+from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.org.choices import OrgKind, Role
+from cmdesk.org.models import OrgUnit, Staff
+from cmdesk.retail.models import Retailer, Route
+
+from .refresh import data_version, engine, ensure_dims
+
+CACHE_SECONDS = 600
+
+# the org level below each kind, for "--by org" and drill-down
+NEXT_LEVEL = {
+    OrgKind.CITY: "branch",
+    OrgKind.CENTRE: "branch",
+    OrgKind.BRANCH: "dept",
+    OrgKind.DEPARTMENT: "area",
+    OrgKind.AREA: "cm",
+}
+
+
+@dataclass(frozen=True)
+class ScopeTarget:
+    """What a scope code named: its kind (city/org/route/cm/retailer), label, filter and next drill-down level."""
+
+    kind: str
+    code: str
+    label: str
+    filter: Filter
+    next_level: str | None
+    org_kind: str | None = None
+
+
+def user_filter(user: Any) -> Filter:
+    """The engine filter that matches ``Retailer.objects.restrict(user)``."""
+    if not has_model_perm(user, Retailer, "view"):
+        return Filter(nothing=True)
+    scope = user_scope(user)
+    if scope.kind == "all":
+        return Filter()
+    if scope.kind == "org" and scope.org_path:
+        return Filter(org_paths=(scope.org_path,))
+    if scope.kind == "own" and scope.staff_id is not None:
+        return Filter(cm_ids=(scope.staff_id,))
+    return Filter(nothing=True)
+
+
+def merge(a: Filter, b: Filter) -> Filter:
+    """Both filters at once (a retailer must pass both)."""
+    if a.nothing or b.nothing:
+        return Filter(nothing=True)
+
+    def both(x: tuple, y: tuple) -> tuple:
+        if x and y:
+            common = tuple(v for v in x if v in y)
+            return common if common else ("\x00",) if isinstance((x + y)[0], str) else (-1,)
+        return x or y
+
+    org = a.org_paths or b.org_paths
+    if a.org_paths and b.org_paths:
+        # keep the deeper of nested paths; disjoint subtrees leave nothing
+        keep = [p for p in a.org_paths for q in b.org_paths if p.startswith(q)]
+        keep += [q for q in b.org_paths for p in a.org_paths if q.startswith(p) and q not in keep]
+        if not keep:
+            return Filter(nothing=True)
+        org = tuple(dict.fromkeys(keep))
+    merged = Filter(
+        org_paths=org,
+        cm_ids=both(a.cm_ids, b.cm_ids),
+        route_codes=a.route_codes or b.route_codes,
+        retailer_ids=both(a.retailer_ids, b.retailer_ids),
+        product_codes=a.product_codes or b.product_codes,
+        brands=a.brands or b.brands,
+        class_ranks=a.class_ranks or b.class_ranks,
+        key_brands_only=a.key_brands_only or b.key_brands_only,
+    )
+    if (a.route_codes and b.route_codes and set(a.route_codes).isdisjoint(b.route_codes)) or -1 in merged.cm_ids:
+        return Filter(nothing=True)
+    if -1 in merged.retailer_ids:
+        return Filter(nothing=True)
+    return merged
+
+
+def _city_label() -> str:
+    root = OrgUnit.objects.get_root_nodes().first()
+    return root.name if root else "city"
+
+
+def resolve_scope(user: Any, code: str | None) -> ScopeTarget:
+    """The target a scope code names, checked against the user's scope. No code: the user's own scope."""
+    scope = user_scope(user)
+    if not code:
+        if scope.kind == "all":
+            return ScopeTarget("city", "", _city_label(), Filter(), "branch", OrgKind.CITY)
+        if scope.kind == "org":
+            unit = OrgUnit.objects.filter(path=scope.org_path).first()
+            if unit is not None:
+                return _org_target(unit)
+        if scope.kind == "own":
+            staff = Staff.objects.filter(pk=scope.staff_id).first()
+            if staff is not None:
+                return ScopeTarget("cm", staff.employee_no, staff.name, Filter(cm_ids=(staff.pk,)), "retailer")
+        return ScopeTarget("none", "", "", Filter(nothing=True), None)
+    unit = OrgUnit.objects.filter(code=code).first()
+    if unit is not None:
+        allowed = scope.kind == "all" or (scope.kind == "org" and unit.path.startswith(scope.org_path))
+        if not allowed:
+            raise OutOfScope(code)
+        return _org_target(unit)
+    route = Route.objects.restrict(user).filter(code=code).first()
+    if route is not None:
+        return ScopeTarget("route", route.code, route.name, Filter(route_codes=(route.code,)), "retailer")
+    staff = Staff.objects.restrict(user).filter(employee_no=code, role=Role.CM).first()
+    if staff is not None:
+        return ScopeTarget("cm", staff.employee_no, staff.name, Filter(cm_ids=(staff.pk,)), "retailer")
+    retailer = Retailer.objects.restrict(user).filter(licence_no=code).first()
+    if retailer is not None:
+        return ScopeTarget(
+            "retailer", retailer.licence_no, retailer.shop_name, Filter(retailer_ids=(retailer.pk,)), "product"
+        )
+    raise OutOfScope(code)
+
+
+def _org_target(unit: OrgUnit) -> ScopeTarget:
+    flt = Filter() if unit.is_root() else Filter(org_paths=(unit.path,))
+    kind = "city" if unit.is_root() else "org"
+    return ScopeTarget(kind, unit.code, unit.name, flt, NEXT_LEVEL.get(unit.kind, "cm"), unit.kind)
+
+
+def kpi(
+    user: Any,
+    period: Period | str,
+    by: tuple[str, ...] = (),
+    *,
+    scope: str | None = None,
+    extra: Filter | None = None,
+    indicators: tuple[str, ...] = (),
+    engine_name: str | None = None,
+    source: str = "auto",
+) -> KpiResult:
+    """Indicators for ``user``: the user's scope, narrowed by ``scope`` (a code) and ``extra``."""
+    if isinstance(period, str):
+        period = Period.parse(period)
+    target = resolve_scope(user, scope)
+    flt = merge(user_filter(user), target.filter)
+    if extra is not None:
+        flt = merge(flt, extra)
+    query = KpiQuery(period=period, by=tuple(by), filter=flt, indicators=tuple(indicators), source=source)
+    return run_query(query, engine_name=engine_name)
+
+
+def run_query(query: KpiQuery, *, engine_name: str | None = None, use_cache: bool = True) -> KpiResult:
+    """Run an already scoped query (jobs, the CLI without --user) with the snapshot check and the cache."""
+    ensure_dims()
+    name = engine_name or settings.CMDESK_KPI_ENGINE
+    key = "cmdesk:kpi:" + hashlib.sha256(f"{name}|{data_version()}|{query!r}".encode()).hexdigest()
+    if use_cache:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+    result = engine(name).run(query)
+    if use_cache:
+        cache.set(key, replace(result, sql=""), CACHE_SECONDS)
+    return result
