@@ -25,6 +25,7 @@ class Command(BaseCommand):
         if demo_exists():
             if if_empty:
                 self.stdout.write("The database already has records; demo not rebuilt.")
+                self._refresh_indicators(full=False)
                 self._print_logins(stored_logins())
                 return
             if not reset:
@@ -44,7 +45,19 @@ class Command(BaseCommand):
         if result.orders:
             o = result.orders
             self.stdout.write(f"Order facts: {o['lines']:,} lines in {o['orders']:,} orders over {o['months']} months")
+        self._refresh_indicators(full=True)
         self._print_logins(result.logins)
+
+    def _refresh_indicators(self, *, full: bool) -> None:
+        """Dimension snapshots and monthly aggregates for the KPI engine (only stale months unless ``full``)."""
+        from cmdesk.kpi.refresh import refresh_all
+
+        report = refresh_all(full=full)
+        if report.months or report.removed:
+            self.stdout.write(
+                f"Indicator aggregates: {len(report.months)} months rebuilt, {len(report.removed)} removed "
+                f"in {report.seconds:.1f}s"
+            )
 
     def _print_logins(self, logins):
         if not logins:
