@@ -108,3 +108,12 @@ def test_spark_engine_gives_the_same_answer():
     spark = json.loads(run(*args, "--engine", "spark"))
     assert spark["engine"] == "spark"
     assert spark["rows"] == duck["rows"] and len(duck["rows"]) == 6
+
+
+def test_docs_list_every_indicator_as_defined():
+    from pathlib import Path
+
+    from cmdesk.kpi.management.commands.kpi import explain_markdown
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "indicators.md").read_text(encoding="utf-8")
+    assert explain_markdown() in docs, "regenerate the table in docs/indicators.md with `cmdesk kpi --explain`"
