@@ -36,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.add_retailer",
         "retail.change_retailer",
         "retail.view_tierchange",
+        "sales.view_orderimport",
     ],
     Role.CLERK: [
         *_REFERENCE_VIEW,
@@ -50,6 +51,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.add_retailer",
         "retail.change_retailer",
         "retail.view_tierchange",
+        "sales.view_orderimport",
+        "sales.add_orderimport",
     ],
     Role.CENTRE: [
         *_REFERENCE_VIEW,
@@ -68,6 +71,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.add_retailer",
         "retail.change_retailer",
         "retail.view_tierchange",
+        "sales.view_orderimport",
+        "sales.add_orderimport",
     ],
     # Inspectors read their area's retailers and routes; nothing of staff careers or (later) assessments.
     Role.INSPECTOR: [*_REFERENCE_VIEW, "retail.view_route", "retail.view_retailer"],
