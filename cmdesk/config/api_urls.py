@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
+from cmdesk.kpi.api import IndicatorListView, KpiView
 from cmdesk.org.api.views import OrgUnitViewSet, StaffViewSet
 from cmdesk.retail.api.views import RetailerViewSet, RouteViewSet
 
@@ -18,5 +19,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("kpi/", KpiView.as_view(), name="kpi"),
+    path("kpi/indicators/", IndicatorListView.as_view(), name="kpi-indicators"),
     path("", include(router.urls)),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import IO, Any
 
 from django.utils.translation import get_language
@@ -91,7 +92,7 @@ def write_xlsx(result: KpiResult, out: IO[bytes] | str, *, title: str = "") -> N
     from openpyxl.styles import Font
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=(title or "KPI")[:31].replace("/", "-"))
+    ws = wb.create_sheet(title=re.sub(r"[\\*?:/\[\]]", "-", title or "KPI")[:31])
     cols = display_columns(result)
     head = WriteOnlyCell(ws, value=title or f"{result.query.period}")
     head.font = Font(bold=True)

@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "kpi"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("explore/", views.ExplorerView.as_view(), name="explore"),
+    path("export.xlsx", views.ExportView.as_view(), name="export"),
+]
