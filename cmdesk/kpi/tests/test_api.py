@@ -33,7 +33,7 @@ def test_by_cm_for_the_city(client, world, centre):
         "source": "aggregates",
         "engine": "duckdb",
         "columns": [
-            {"name": "cm_id", "label": "Staff id", "unit": None},
+            {"name": "cm_id", "label": "人员 ID", "unit": None},
             {"name": "cm_code", "label": "工号", "unit": None},
             {"name": "cm_name", "label": "客户经理", "unit": None},
             {"name": "cartons", "label": "销量(条)", "unit": "carton"},

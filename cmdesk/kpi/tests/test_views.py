@@ -182,7 +182,7 @@ def test_stopped_retailers_and_their_export(client, world):
     assert x.status_code == 200
     assert x["Content-Disposition"] == 'attachment; filename="kpi-stopped-2026-11-cm1.xlsx"'
     rows = workbook_rows(x)
-    assert rows[0][0] == "甲 · 2026-11 · Retailers that stopped ordering"
+    assert rows[0][0] == "甲 · 2026-11 · 停订零售户"
     assert rows[2:] == [
         ("440000000001", "一号店", "RA", "A线", 11 / 250),
         ("440000000002", "二号店", "RA", "A线", 3 / 250),
@@ -196,7 +196,7 @@ def test_xlsx_exports_hold_the_exact_values(client, world, centre):
     assert x["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert x["Content-Disposition"] == 'attachment; filename="kpi-ranking-2026-10-all.xlsx"'
     rows = workbook_rows(x)
-    assert rows[1][:4] == ("Branch code", "分公司", "销量(条)", "销量(箱)")
+    assert rows[1][:4] == ("分公司编码", "分公司", "销量(条)", "销量(箱)")
     assert [r[:4] + (r[6],) for r in rows[2:]] == [
         ("A", "甲县分公司", 17, 17 / 250, 970.0),
         ("B", "乙县分公司", 2, 2 / 250, 100.0),
