@@ -50,7 +50,8 @@ HEADLINE = (
 )
 
 STOPPED_CAP = 50  # the page lists this many stopped retailers; the export has them all
-RANKING_CAP = 300  # rows of the ranking table on the page (a CM has ~250 retailers)
+RANKING_CAP = 100  # rows of the ranking table on the page (sorted by cases; the export has them all)
+BRANDS_CAP = 30  # key brands listed on the page (the export has them all)
 
 # the column of each drill-down level that names the next scope
 CODE_COLUMN = {

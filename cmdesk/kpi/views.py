@@ -29,6 +29,7 @@ from cmdesk.core.scope import has_model_perm
 from cmdesk.retail.models import Retailer
 
 from .dashboards import (
+    BRANDS_CAP,
     CODE_COLUMN,
     NEXT_LEVEL_LABELS,
     RANKING_CAP,
@@ -201,7 +202,7 @@ class DashboardView(LoginRequiredMixin, View):
         tables = [
             ("ranking", ranking),
             ("classes", present(board.tables["classes"])),
-            ("brands", present(board.tables["brands"])),
+            ("brands", present(board.tables["brands"], cap=BRANDS_CAP)),
             ("stopped", present(board.tables["stopped"], link_column="licence", period=period, cap=STOPPED_CAP)),
             ("trend", present(board.tables["trend"])),
         ]
