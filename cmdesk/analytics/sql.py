@@ -106,6 +106,12 @@ def _facts(source: str, p: Period, shift: int, with_month: bool) -> str:
     if source == "aggregates":
         lo, hi = m_idx(month_label(p.start)), m_idx(month_label(p.end))
         mcol = [f"m_idx + {shift} AS m_idx"] if with_month else []
+        if lo == hi or with_month:
+            # rpm has one row per retailer × product × month already: no GROUP BY (it was the costliest step)
+            cols = [f"CAST({c} AS BIGINT) AS {c}" for c in SUMS]
+            return (
+                f"SELECT retailer_id, product_id, {', '.join(mcol + cols)} FROM rpm WHERE m_idx BETWEEN {lo} AND {hi}"
+            )
         sums = [f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in SUMS]
         keys = ["retailer_id", "product_id"] + (["m_idx"] if with_month else [])
         return (
@@ -131,6 +137,9 @@ def _orders(source: str, p: Period, shift: int, with_month: bool) -> str:
     if source == "aggregates":
         lo, hi = m_idx(month_label(p.start)), m_idx(month_label(p.end))
         mcol = [f"m_idx + {shift} AS m_idx"] if with_month else []
+        if lo == hi or with_month:  # rm has one row per retailer × month already
+            cols = ["CAST(orders AS BIGINT) AS orders", "CAST(online_orders AS BIGINT) AS online_orders"]
+            return f"SELECT retailer_id, {', '.join(mcol + cols)} FROM rm WHERE m_idx BETWEEN {lo} AND {hi}"
         keys = ["retailer_id"] + (["m_idx"] if with_month else [])
         return (
             f"SELECT retailer_id, {', '.join(mcol + ['CAST(SUM(orders) AS BIGINT) AS orders', 'CAST(SUM(online_orders) AS BIGINT) AS online_orders'])} "  # noqa: E501
@@ -159,6 +168,22 @@ def _months_table(p: Period) -> str:
     return " UNION ALL ".join(rows)
 
 
+# 2. group on one key column per dimension (integers where the dimension has an id); labels joined at the end
+KEYS = {
+    "branch": "branch_code", "dept": "dept_code", "area": "area_code", "route": "route_id", "cm": "cm_id",
+    "retailer": "retailer_id", "market_type": "market_type", "format": "business_format", "tier": "tier",
+    "product": "product_id", "brand": "brand", "class": "class_rank", "provincial": "provincial", "month": "m_idx",
+}
+
+
+def _uniq(cols):
+    out = []
+    for c in cols:
+        if c not in out:
+            out.append(c)
+    return out
+
+
 def build(q: KpiQuery) -> Plan:
     source = q.resolved_source
     with_month = "month" in q.by
@@ -168,23 +193,42 @@ def build(q: KpiQuery) -> Plan:
     rdims = [d for d in q.by if d in RETAILER_DIMS]
     pdims = [d for d in q.by if d in PRODUCT_DIMS]
     gcols = _cols(list(q.by))
-    rcols = _cols(rdims)
-    pcols = _cols(pdims)
-    rtcols = rcols + (["m_idx"] if with_month else [])  # the retailer side of the grouping (and month)
-    ptcols = pcols + (["m_idx"] if with_month else [])
+    gk = [KEYS[d] for d in q.by]  # group keys, in the order of q.by
+    rk = [KEYS[d] for d in rdims]
+    pk = [KEYS[d] for d in pdims]
+    tk = ["m_idx"] if with_month else []
+    rtk, ptk = rk + tk, pk + tk
     prev, year_ago, lm_shift, ly_shift = comparison_periods(q)
-    gsel = ", ".join(gcols)
-    group_by = f" GROUP BY {gsel}" if gcols else ""
+    gsel = ", ".join(gk)
 
-    rneeded = sorted({"retailer_id", "route_id", *rcols})
-    pneeded = sorted({"product_id", "provincial", *pcols})
+    rneeded = _uniq(["retailer_id", "route_id", *rk])
+    pneeded = _uniq(["product_id", "provincial", *pk])
     ctes: list[str] = []
-    ctes.append(f"r AS (SELECT {', '.join(rneeded)}, opened_on, closed_on FROM retailers WHERE {_retailer_where(f)})")
+    rlabels = _uniq([c for d in rdims for c in DIMENSIONS[d]])
+    plabels = _uniq([c for d in pdims for c in DIMENSIONS[d]])
     ctes.append(
-        f"p AS (SELECT {', '.join(pneeded)}, CASE WHEN status <> 'pending' AND (launched_on IS NULL OR "
-        f"launched_on <= {_d(q.period.end)}) AND status <> 'discontinued' THEN 1 ELSE 0 END AS listed "
+        f"r AS (SELECT {', '.join(_uniq(rneeded + rlabels))}, opened_on, closed_on FROM retailers "
+        f"WHERE {_retailer_where(f)})"
+    )
+    ctes.append(
+        f"p AS (SELECT {', '.join(_uniq(pneeded + plabels))}, CASE WHEN status <> 'pending' AND "
+        f"(launched_on IS NULL OR launched_on <= {_d(q.period.end)}) AND status <> 'discontinued' "
+        "THEN 1 ELSE 0 END AS listed "
         f"FROM products WHERE {_product_where(f)})"
     )
+    sums = {
+        "cartons": "SUM(supplied)", "amount_fen": "SUM(amount_fen)", "demanded": "SUM(demanded)",
+        "allotted": "SUM(allotted)", "ordered": "SUM(ordered)", "lines": "SUM(lines)",
+        "online_lines": "SUM(online_lines)", "prov_cartons": "SUM(CASE WHEN provincial THEN supplied ELSE 0 END)",
+        "pairs_allotted": "SUM(CASE WHEN allotted > 0 THEN 1 ELSE 0 END)",
+        "pairs_full": "SUM(CASE WHEN allotted > 0 AND ordered >= allotted THEN 1 ELSE 0 END)",
+        "pairs_ordering": "SUM(CASE WHEN allotted > 0 AND ordered > 0 THEN 1 ELSE 0 END)",
+    }
+    needs = {
+        "cur": list(sums),
+        "lm": ["cartons", "amount_fen"],
+        "ly": ["cartons", "amount_fen", "prov_cartons"],
+    }
     for name, per, shift in (("cur", q.period, 0), ("lm", prev, lm_shift), ("ly", year_ago, ly_shift)):
         ctes.append(f"f_{name} AS ({_facts(source, per, shift, with_month)})")
         xcols = ", ".join(
@@ -196,124 +240,148 @@ def build(q: KpiQuery) -> Plan:
             f"x_{name} AS (SELECT {xcols} FROM f_{name} b JOIN r ON b.retailer_id = r.retailer_id "
             f"JOIN p ON b.product_id = p.product_id)"
         )
+        # per group and retailer (a retailer's route and retailer-side keys are functions of the retailer)
+        grk = _uniq(gk + ["retailer_id", "route_id"])
+        cols = needs[name]
+        if name == "ly":  # only sums: straight from the pairs
+            ctes.append(
+                f"g_ly AS (SELECT {gsel + ', ' if gsel else ''}"
+                + ", ".join(f"CAST({sums[c]} AS BIGINT) AS {c}" for c in cols)
+                + f" FROM x_ly{' GROUP BY ' + gsel if gsel else ''})"
+            )
+            continue
+        if "product" in q.by:
+            # a pair (retailer, product) is one row of x_*: the per-retailer level is a projection
+            row = {c: sums[c].replace("SUM(", "(", 1) for c in cols}
+            ctes.append(
+                f"gr_{name} AS (SELECT {', '.join(grk)}, "
+                + ", ".join(f"CAST({row[c]} AS BIGINT) AS {c}" for c in cols)
+                + ", CASE WHEN supplied > 0 THEN 1 ELSE 0 END AS bought"
+                + (", CASE WHEN ordered > 0 THEN 1 ELSE 0 END AS ordering" if name == "cur" else "")
+                + f" FROM x_{name})"
+            )
+        else:
+            ctes.append(
+                f"gr_{name} AS (SELECT {', '.join(grk)}, "
+                + ", ".join(f"CAST({sums[c]} AS BIGINT) AS {c}" for c in cols)
+                + ", MAX(CASE WHEN supplied > 0 THEN 1 ELSE 0 END) AS bought"
+                + (", MAX(CASE WHEN ordered > 0 THEN 1 ELSE 0 END) AS ordering" if name == "cur" else "")
+                + f" FROM x_{name} GROUP BY {', '.join(grk)})"
+            )
+        outs = [f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in cols] + ["CAST(SUM(bought) AS BIGINT) AS buyers"]
+        if name == "cur":
+            outs += [
+                "CAST(SUM(ordering) AS BIGINT) AS orderers",
+                "COUNT(DISTINCT CASE WHEN bought = 1 THEN route_id END) AS routes_sold",
+            ]
         ctes.append(
-            f"g_{name} AS (SELECT {gsel + ', ' if gsel else ''}"
-            "CAST(SUM(supplied) AS BIGINT) AS cartons, CAST(SUM(amount_fen) AS BIGINT) AS amount_fen, "
-            "CAST(SUM(demanded) AS BIGINT) AS demanded, CAST(SUM(allotted) AS BIGINT) AS allotted, "
-            "CAST(SUM(ordered) AS BIGINT) AS ordered, CAST(SUM(lines) AS BIGINT) AS lines, "
-            "CAST(SUM(online_lines) AS BIGINT) AS online_lines, "
-            "CAST(SUM(CASE WHEN provincial THEN supplied ELSE 0 END) AS BIGINT) AS prov_cartons, "
-            "COUNT(DISTINCT CASE WHEN supplied > 0 THEN retailer_id END) AS buyers, "
-            "COUNT(DISTINCT CASE WHEN ordered > 0 THEN retailer_id END) AS orderers, "
-            "COUNT(DISTINCT CASE WHEN supplied > 0 THEN route_id END) AS routes_sold, "
-            "COUNT(DISTINCT CASE WHEN supplied > 0 AND listed = 1 THEN product_id END) AS skus_sold, "
-            "CAST(SUM(CASE WHEN allotted > 0 THEN 1 ELSE 0 END) AS BIGINT) AS pairs_allotted, "
-            "CAST(SUM(CASE WHEN allotted > 0 AND ordered >= allotted THEN 1 ELSE 0 END) AS BIGINT) AS pairs_full, "
-            "CAST(SUM(CASE WHEN allotted > 0 AND ordered > 0 THEN 1 ELSE 0 END) AS BIGINT) AS pairs_ordering "
-            f"FROM x_{name}{group_by})"
+            f"g_{name} AS (SELECT {gsel + ', ' if gsel else ''}{', '.join(outs)} FROM gr_{name}"
+            f"{' GROUP BY ' + gsel if gsel else ''})"
         )
+    # products on sale that sold, per group
+    gpk = _uniq(gk + ["product_id"])
+    ctes.append(
+        f"gs AS (SELECT {gsel + ', ' if gsel else ''}COUNT(*) AS skus_sold FROM (SELECT DISTINCT {', '.join(gpk)} "
+        f"FROM x_cur WHERE supplied > 0 AND listed = 1) t{' GROUP BY ' + gsel if gsel else ''})"
+    )
 
-    # retailers served (per month when grouped by month)
     if with_month:
         ctes.append(f"mt AS ({_months_table(q.period)})")
         served_from = "r CROSS JOIN mt"
         open_cond = (
             "(r.opened_on IS NULL OR r.opened_on <= mt.m_end) AND (r.closed_on IS NULL OR r.closed_on >= mt.m_start)"
         )
-        scols = [f"r.{c}" for c in rcols] + ["mt.m_idx"]
+        scols = [f"r.{c}" for c in rk] + ["mt.m_idx"]
     else:
         served_from = "r"
         open_cond = (
             f"(r.opened_on IS NULL OR r.opened_on <= {_d(q.period.end)}) AND "
             f"(r.closed_on IS NULL OR r.closed_on >= {_d(q.period.start)})"
         )
-        scols = [f"r.{c}" for c in rcols]
+        scols = [f"r.{c}" for c in rk]
     ssel = ", ".join(scols)
     ctes.append(
         f"s AS (SELECT {ssel + ', ' if ssel else ''}COUNT(*) AS served, COUNT(DISTINCT r.route_id) AS routes "
         f"FROM {served_from} WHERE {open_cond}{' GROUP BY ' + ssel if ssel else ''})"
     )
-    # products on sale (the catalogue side of 动销率(品规))
-    psel = ", ".join(pcols)
+    psel = ", ".join(pk)
     ctes.append(
         f"pl AS (SELECT {psel + ', ' if psel else ''}CAST(SUM(listed) AS BIGINT) AS skus_listed FROM p"
         f"{' GROUP BY ' + psel if psel else ''})"
     )
-    # orders: from the order counts when no product side is involved; else the lines are the orders
     orders_from_lines = bool(pdims)
     if not orders_from_lines and not _product_filtered(f):
         ctes.append(f"o_raw AS ({_orders(source, q.period, 0, with_month)})")
-        osel = ", ".join([f"r.{c}" for c in rcols] + (["o_raw.m_idx"] if with_month else []))
+        osel = ", ".join([f"r.{c}" for c in rk] + (["o_raw.m_idx"] if with_month else []))
         ctes.append(
             f"o AS (SELECT {osel + ', ' if osel else ''}CAST(SUM(o_raw.orders) AS BIGINT) AS orders, "
             "CAST(SUM(o_raw.online_orders) AS BIGINT) AS online_orders "
             f"FROM o_raw JOIN r ON o_raw.retailer_id = r.retailer_id{' GROUP BY ' + osel if osel else ''})"
         )
-    # repeat buyers: bought (at the grouping's product grain) in this and the previous period
-    kcols = ["retailer_id"] + ptcols
-    ctes.append(f"k_cur AS (SELECT DISTINCT {', '.join(kcols)} FROM x_cur WHERE supplied > 0)")
-    ctes.append(f"k_lm AS (SELECT DISTINCT {', '.join(kcols)} FROM x_lm WHERE supplied > 0)")
-    rep_sel = ", ".join([f"r.{c}" for c in rcols] + [f"k_cur.{c}" for c in ptcols])
-    rep_sel_ordered = ", ".join(
-        f"r.{c}" if c in rcols else f"k_cur.{c}" for c in gcols
-    )
+    # repeat buyers: gr_* is one row per (retailer, product-side keys[, month]) already: no DISTINCT needed
+    kcols = _uniq(["retailer_id"] + ptk)
+    ctes.append(f"k_cur AS (SELECT {', '.join(_uniq(kcols + rk))} FROM gr_cur WHERE bought = 1)")
+    ctes.append(f"k_lm AS (SELECT {', '.join(kcols)} FROM gr_lm WHERE bought = 1)")
+    rep_sel = ", ".join(f"k_cur.{c}" for c in gk)
     ctes.append(
-        f"rep AS (SELECT {rep_sel_ordered + ', ' if gcols else ''}COUNT(*) AS repeat_buyers FROM k_cur "
-        f"JOIN k_lm ON {_eq(kcols, 'k_cur', 'k_lm')} JOIN r ON k_cur.retailer_id = r.retailer_id"
-        f"{' GROUP BY ' + rep_sel if rep_sel else ''})"
+        f"rep AS (SELECT {rep_sel + ', ' if gk else ''}COUNT(*) AS repeat_buyers FROM k_cur "
+        f"JOIN k_lm ON {_eq(kcols, 'k_cur', 'k_lm')}{' GROUP BY ' + rep_sel if rep_sel else ''})"
     )
 
-    # base: one row per group, exact integers
-    if not pdims:
-        # retailer-side (or no) grouping: every group of served retailers appears, even without sales
-        driver, drv_cols = "s", rtcols
-        joins = [f"LEFT JOIN g_cur c ON {_eq(rtcols, 's', 'c')}"]
-    else:
-        driver, drv_cols = "c", gcols
-        joins = [f"LEFT JOIN s ON {_eq(rtcols, 'c', 's')}" if rtcols else "CROSS JOIN s"]
     head = "s" if not pdims else "c"
     src = "g_cur c" if pdims else "s"
+    if not pdims:
+        joins = [f"LEFT JOIN g_cur c ON {_eq(rtk, 's', 'c')}"]
+    else:
+        joins = [f"LEFT JOIN s ON {_eq(rtk, 'c', 's')}" if rtk else "CROSS JOIN s"]
     joins += [
-        f"LEFT JOIN g_lm lm ON {_eq(gcols, head, 'lm')}",
-        f"LEFT JOIN g_ly ly ON {_eq(gcols, head, 'ly')}",
-        f"LEFT JOIN rep ON {_eq(gcols, head, 'rep')}",
-        f"LEFT JOIN pl ON {_eq(pcols, head, 'pl')}" if pcols else "CROSS JOIN pl",
+        f"LEFT JOIN gs ON {_eq(gk, head, 'gs')}" if gk else "CROSS JOIN gs",
+        f"LEFT JOIN g_lm lm ON {_eq(gk, head, 'lm')}",
+        f"LEFT JOIN g_ly ly ON {_eq(gk, head, 'ly')}",
+        f"LEFT JOIN rep ON {_eq(gk, head, 'rep')}",
+        f"LEFT JOIN pl ON {_eq(pk, head, 'pl')}" if pk else "CROSS JOIN pl",
     ]
     if not orders_from_lines and not _product_filtered(f):
-        joins.append(f"LEFT JOIN o ON {_eq(rtcols, head, 'o')}" if rtcols else "CROSS JOIN o")
+        joins.append(f"LEFT JOIN o ON {_eq(rtk, head, 'o')}" if rtk else "CROSS JOIN o")
         orders_cols = "COALESCE(o.orders, 0) AS orders, COALESCE(o.online_orders, 0) AS online_orders"
     elif orders_from_lines:
         orders_cols = "COALESCE(c.lines, 0) AS orders, COALESCE(c.online_lines, 0) AS online_orders"
     else:
         orders_cols = "CAST(NULL AS BIGINT) AS orders, CAST(NULL AS BIGINT) AS online_orders"
-    del driver, drv_cols
     z = "COALESCE({0}, 0)"
     cur_cols = [
         "cartons", "amount_fen", "demanded", "allotted", "ordered", "prov_cartons", "buyers", "orderers",
-        "routes_sold", "skus_sold", "pairs_allotted", "pairs_full", "pairs_ordering",
+        "routes_sold", "pairs_allotted", "pairs_full", "pairs_ordering",
     ]
     base_cols = (
-        [f"{head}.{c}" for c in gcols]
+        [f"{head}.{c}" for c in gk]
         + ["COALESCE(s.served, 0) AS served", "COALESCE(s.routes, 0) AS routes"]
         + [f"{z.format('c.' + c)} AS {c}" for c in cur_cols]
+        + [f"{z.format('gs.skus_sold')} AS skus_sold"]
         + [f"{z.format('lm.' + c)} AS {c}_lm" for c in ("cartons", "amount_fen", "buyers")]
         + [f"{z.format('ly.' + c)} AS {c}_ly" for c in ("cartons", "amount_fen", "prov_cartons")]
         + [f"{z.format('rep.repeat_buyers')} AS repeat_buyers", f"{z.format('pl.skus_listed')} AS skus_listed"]
         + [orders_cols]
     )
     ctes.append(f"base AS (SELECT {', '.join(base_cols)} FROM {src} {' '.join(joins)})")
-
-    # share of the parent: the grouping without its last dimension
-    parent = _cols(list(q.by[:-1]))
+    parent = [KEYS[d] for d in q.by[:-1]]
     over = f"PARTITION BY {', '.join(parent)}" if parent else ""
     ctes.append(
         f"base2 AS (SELECT base.*, CAST(cartons AS DOUBLE) / NULLIF(SUM(cartons) OVER ({over}), 0) AS share FROM base)"
     )
+    # labels: one small table per labelled dimension
+    lab_joins, out_cols = [], []
+    for d in q.by:
+        key = KEYS[d]
+        labels = [c for c in DIMENSIONS[d] if c != key] if d != "month" else []
+        if labels:
+            srcv = "r" if d in RETAILER_DIMS else "p"
+            ctes.append(f"lab_{d} AS (SELECT DISTINCT {key}, {', '.join(labels)} FROM {srcv})")
+            lab_joins.append(f"LEFT JOIN lab_{d} ON base2.{key} IS NOT DISTINCT FROM lab_{d}.{key}")
+        for c in (DIMENSIONS[d] if d != "month" else ["m_idx"]):
+            out_cols.append(f"base2.{c} AS {c}" if c == key else f"lab_{d}.{c} AS {c}")
     names = q.indicators or tuple(INDICATORS)
-    outer = gcols + [f"{INDICATORS[n].sql} AS {n}" for n in names]
-    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(outer)} FROM base2"
-
-    months = sorted(
-        set(q.period.months()) | set(prev.months()) | set(year_ago.months())
-    )
+    outer = out_cols + [f"{INDICATORS[n].sql} AS {n}" for n in names]
+    sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(outer)} FROM base2 {' '.join(lab_joins)}"
+    months = sorted(set(q.period.months()) | set(prev.months()) | set(year_ago.months()))
     return Plan(sql=sql, source=source, months=tuple(months), group_columns=tuple(gcols), indicators=tuple(names))
