@@ -1,4 +1,5 @@
-"""Suite-wide test settings: a fast password hasher, and the browser marker skipped where no Chromium is installed."""
+"""Suite-wide test settings: a fast password hasher, a temporary data directory, and for the browser tests a
+phone-sized Chromium page (the marker is skipped where no Chromium is installed)."""
 
 import os
 import shutil
@@ -24,3 +25,28 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def phone():
+    """A page in Debian's Chromium driven by Playwright, at an iPhone-sized viewport."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        yield context.new_page()
+        browser.close()

@@ -92,30 +92,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from cmdesk.analytics.layout import ORDER_SCHEMA, ORDERS_DIR, order_file
+from cmdesk.analytics.store import write_month_file
 from cmdesk.demo import calendar as democal
 
 FORMATS: tuple[str, ...] = ("grocery", "tobacco_liquor", "supermarket", "mall", "convenience", "entertainment", "other")
 CHANNELS: tuple[str, ...] = ("online", "phone", "mobile", "other")
 ANOMALY_KINDS: tuple[str, ...] = ("proxy_ordering", "spike", "collapse")
 
-ORDER_SCHEMA = pa.schema(
-    [
-        pa.field("order_date", pa.date32(), nullable=False),
-        pa.field("order_id", pa.int64(), nullable=False),
-        pa.field("retailer_id", pa.int64(), nullable=False),
-        pa.field("licence", pa.string(), nullable=False),
-        pa.field("product_id", pa.int64(), nullable=False),
-        pa.field("product_code", pa.string(), nullable=False),
-        pa.field("demanded", pa.int32(), nullable=False),
-        pa.field("allotted", pa.int32(), nullable=False),
-        pa.field("ordered", pa.int32(), nullable=False),
-        pa.field("supplied", pa.int32(), nullable=False),
-        pa.field("amount", pa.float64(), nullable=False),
-        pa.field("channel", pa.string(), nullable=False),
-    ]
-)
 # The in-memory (write) schema: string columns as dictionary arrays, which Parquet stores dictionary-encoded.
 # The Arrow schema is not stored in the files, so readers get ORDER_SCHEMA (plain strings) back.
 _WRITE_SCHEMA = pa.schema(
@@ -124,9 +109,7 @@ _WRITE_SCHEMA = pa.schema(
         for f in ORDER_SCHEMA
     ]
 )
-ORDERS_DIR = "orders"
 ANOMALIES_FILE = "anomalies.json"
-PART_FILE = "part-0.parquet"
 ORDER_ID_MONTH_FACTOR = 10_000_000
 _CHANNEL_DICT = pa.array(CHANNELS, type=pa.string())
 
@@ -614,17 +597,7 @@ def _scarce_allotment(plan: _Plan, rng: np.random.Generator) -> np.ndarray:
 
 def _write_month(table: pa.Table, out_dir: pathlib.Path, label: str) -> None:
     """Write one month's lines to ``out_dir/orders/month=YYYY-MM/part-0.parquet``."""
-    path = out_dir / ORDERS_DIR / f"month={label}"
-    path.mkdir(parents=True, exist_ok=True)
-    pq.write_table(
-        table,
-        path / PART_FILE,
-        compression="zstd",
-        use_dictionary=["licence", "product_code", "channel"],
-        write_statistics=["order_date", "order_id", "retailer_id", "product_id"],
-        store_schema=False,
-        sorting_columns=[pq.SortingColumn(0), pq.SortingColumn(2), pq.SortingColumn(4)],
-    )
+    write_month_file(table, order_file(out_dir, label))
 
 
 def _hash_uniform(key: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

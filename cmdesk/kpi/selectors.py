@@ -66,40 +66,33 @@ def user_filter(user: Any) -> Filter:
     return Filter(nothing=True)
 
 
-def merge(a: Filter, b: Filter) -> Filter:
-    """Both filters at once (a retailer must pass both)."""
-    if a.nothing or b.nothing:
-        return Filter(nothing=True)
+def _both(x: tuple, y: tuple) -> tuple | None:
+    """Values allowed by both sides (an empty side allows everything); None when nothing is left."""
+    if x and y:
+        return tuple(v for v in x if v in y) or None
+    return x or y
 
-    def both(x: tuple, y: tuple) -> tuple:
-        if x and y:
-            common = tuple(v for v in x if v in y)
-            return common if common else ("\x00",) if isinstance((x + y)[0], str) else (-1,)
+
+def _nested(x: tuple[str, ...], y: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Org subtrees in both: the deeper of nested paths; None when the subtrees are disjoint."""
+    if not (x and y):
         return x or y
+    keep = [p for p in x for q in y if p.startswith(q)] + [q for q in y for p in x if q.startswith(p)]
+    return tuple(dict.fromkeys(keep)) or None
 
-    org = a.org_paths or b.org_paths
-    if a.org_paths and b.org_paths:
-        # keep the deeper of nested paths; disjoint subtrees leave nothing
-        keep = [p for p in a.org_paths for q in b.org_paths if p.startswith(q)]
-        keep += [q for q in b.org_paths for p in a.org_paths if q.startswith(p) and q not in keep]
-        if not keep:
-            return Filter(nothing=True)
-        org = tuple(dict.fromkeys(keep))
-    merged = Filter(
-        org_paths=org,
-        cm_ids=both(a.cm_ids, b.cm_ids),
-        route_codes=a.route_codes or b.route_codes,
-        retailer_ids=both(a.retailer_ids, b.retailer_ids),
-        product_codes=a.product_codes or b.product_codes,
-        brands=a.brands or b.brands,
-        class_ranks=a.class_ranks or b.class_ranks,
-        key_brands_only=a.key_brands_only or b.key_brands_only,
-    )
-    if (a.route_codes and b.route_codes and set(a.route_codes).isdisjoint(b.route_codes)) or -1 in merged.cm_ids:
+
+def merge(a: Filter, b: Filter) -> Filter:
+    """Both filters at once (a retailer and a product must pass both)."""
+    parts = {
+        "org_paths": _nested(a.org_paths, b.org_paths),
+        **{
+            name: _both(getattr(a, name), getattr(b, name))
+            for name in ("cm_ids", "route_codes", "retailer_ids", "product_codes", "brands", "class_ranks")
+        },
+    }
+    if a.nothing or b.nothing or None in parts.values():
         return Filter(nothing=True)
-    if -1 in merged.retailer_ids:
-        return Filter(nothing=True)
-    return merged
+    return Filter(**parts, key_brands_only=a.key_brands_only or b.key_brands_only)
 
 
 def _city_label() -> str:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from ..indicators import INDICATORS
-from ..layout import AGG_DIR, RM_SCHEMA, RPM_SCHEMA, agg_file, dim_file, month_of_idx, order_file, order_months
+from ..layout import AGG_DIR, RM_SCHEMA, RPM_SCHEMA, agg_file, dim_file, m_idx, month_of_idx, order_file, order_months
 from ..query import KpiQuery
 from ..sql import Plan, build
 
@@ -116,16 +117,14 @@ class Engine:
         out = []
         for m in sorted(wanted):
             sig = _signature(order_file(self.data_dir, m))
-            if state.get(m) != sig or (sig is not None and not all(
-                agg_file(self.data_dir, t, m).is_file() for t in AGG_TABLES
-            )):
+            if state.get(m) != sig or (
+                sig is not None and not all(agg_file(self.data_dir, t, m).is_file() for t in AGG_TABLES)
+            ):
                 out.append(m)
         return out
 
     def refresh_aggregates(self, months: list[str] | None = None) -> RefreshReport:
         """Rebuild the aggregates of ``months`` (default: every stale month); each file is replaced atomically."""
-        import time
-
         t0 = time.perf_counter()
         todo = self.stale_months() if months is None else sorted(set(months))
         state = self.load_state()
@@ -139,8 +138,6 @@ class Engine:
                 state.pop(m, None)
                 removed.append(m)
                 continue
-            from ..layout import m_idx
-
             self._build_month(src, m, m_idx(m))
             state[m] = sig
             built.append(m)
@@ -158,8 +155,6 @@ class Engine:
                 order_file(self.data_dir, m).is_file() for m in plan.months
             ):
                 # never answer from stale aggregates: fall back to the raw lines
-                from dataclasses import replace
-
                 return build(replace(q, source="lines"))
             return plan
         return build(q)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..layout import ORDER_SCHEMA, PRODUCT_DIM_SCHEMA, RETAILER_DIM_SCHEMA
+from ..layout import ORDER_SCHEMA, PRODUCT_DIM_SCHEMA, RETAILER_DIM_SCHEMA, agg_file
 from ..sql import Plan
 from .base import AGG_TABLES, Engine
 
@@ -73,7 +73,7 @@ class DuckDBEngine(Engine):
         try:
             con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM read_parquet({_lit(src)})")
             for table, (_schema, make_sql) in AGG_TABLES.items():
-                final = self.data_dir / "aggregates" / table / f"month={month}" / "part-0.parquet"
+                final = agg_file(self.data_dir, table, month)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp = final.with_name(f".part-0.{os.getpid()}.tmp")
                 con.execute(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..layout import agg_file
 from ..sql import Plan
 from .base import AGG_TABLES, Engine, EngineError
 from .duckdb import EMPTY
@@ -107,7 +108,7 @@ class SparkEngine(Engine):
         with _LOCK:
             self._register({"lines": [src]})
             for table, (_schema, make_sql) in AGG_TABLES.items():
-                final = self.data_dir / "aggregates" / table / f"month={month}" / "part-0.parquet"
+                final = agg_file(self.data_dir, table, month)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmpdir = Path(tempfile.mkdtemp(prefix=".spark-", dir=final.parent))
                 try:

@@ -1,11 +1,10 @@
 """A customer manager opens the KPI dashboard on a phone: the charts draw, the tables fit, a retailer drills down.
 
 Drives Debian's Chromium (/usr/bin/chromium) with Playwright against the live test server, at an iPhone-sized viewport
-(the same setup as cmdesk/retail/tests/test_browser.py).
+(the `phone` fixture of the root conftest.py).
 """
 
 import os
-import shutil
 
 import pytest
 
@@ -18,28 +17,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def phone():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(
-            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="zh-CN"
-        )
-        yield context.new_page()
-        browser.close()
 
 
 def test_cm_dashboard_on_a_phone(live_server, phone):
