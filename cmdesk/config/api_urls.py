@@ -6,6 +6,10 @@ from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
 from cmdesk.kpi.api import IndicatorListView, KpiView
 from cmdesk.org.api.views import OrgUnitViewSet, StaffViewSet
 from cmdesk.retail.api.views import RetailerViewSet, RouteViewSet
+from cmdesk.work.api import board as work_board
+from cmdesk.work.api import plans as work_plans
+from cmdesk.work.api import summaries as work_summaries
+from cmdesk.work.api import visits as work_visits
 
 router = DefaultRouter()
 router.register("org-units", OrgUnitViewSet, basename="orgunit")
@@ -14,6 +18,9 @@ router.register("routes", RouteViewSet, basename="route")
 router.register("retailers", RetailerViewSet, basename="retailer")
 router.register("products", ProductViewSet, basename="product")
 router.register("price-classes", PriceBandViewSet, basename="priceband")
+WORK_API = (work_plans, work_visits, work_summaries, work_board)
+for part in WORK_API:
+    part.register(router)
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,5 +28,6 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("kpi/", KpiView.as_view(), name="kpi"),
     path("kpi/indicators/", IndicatorListView.as_view(), name="kpi-indicators"),
+    *[p for part in WORK_API for p in part.urlpatterns],
     path("", include(router.urls)),
 ]

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "cmdesk.retail",
     "cmdesk.sales",
     "cmdesk.kpi",
+    "cmdesk.work",
     "cmdesk.demo",
 ]
 
@@ -107,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "cmdesk.core.context_processors.staff",
+                "cmdesk.work.context_processors.reminders",
             ],
         },
     },

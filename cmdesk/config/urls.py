@@ -12,4 +12,5 @@ urlpatterns = [
     path("catalog/", include("cmdesk.catalog.urls")),
     path("sales/", include("cmdesk.sales.urls")),
     path("kpi/", include("cmdesk.kpi.urls")),
+    path("work/", include("cmdesk.work.urls")),
 ]

@@ -12,6 +12,55 @@ from .choices import Role
 
 _REFERENCE_VIEW = ["org.view_orgunit", "catalog.view_product", "catalog.view_priceband"]
 
+# The 135 work method. CMs write their own plans, arrangements, visits and summaries; heads review them; clerks and the
+# centre read them. Reading a record never needs more than its view permission; approving a plan and commenting on a
+# summary are their own permissions.
+_WORK_CM = [
+    "work.view_monthlyplan",
+    "work.add_monthlyplan",
+    "work.change_monthlyplan",
+    "work.view_weekarrangement",
+    "work.add_weekarrangement",
+    "work.change_weekarrangement",
+    "work.view_plannedvisit",
+    "work.add_plannedvisit",
+    "work.change_plannedvisit",
+    "work.delete_plannedvisit",
+    "work.view_visit",
+    "work.add_visit",
+    "work.change_visit",
+    "work.view_visitcheck",
+    "work.view_visitphoto",
+    "work.add_visitphoto",
+    "work.view_feedback",
+    "work.add_feedback",
+    "work.change_feedback",
+    "work.view_summary",
+    "work.add_summary",
+    "work.change_summary",
+    "work.view_checklistitem",
+]
+_WORK_READ = [
+    "work.view_monthlyplan",
+    "work.view_weekarrangement",
+    "work.view_plannedvisit",
+    "work.view_visit",
+    "work.view_visitcheck",
+    "work.view_visitphoto",
+    "work.view_feedback",
+    "work.view_summary",
+    "work.view_checklistitem",
+    "work.view_depttarget",
+]
+_WORK_HEAD = [
+    *_WORK_READ,
+    "work.review_monthlyplan",
+    "work.comment_summary",
+    "work.change_feedback",
+    "work.add_depttarget",
+    "work.change_depttarget",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CM: [
         *_REFERENCE_VIEW,
@@ -22,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.view_retailer",
         "retail.change_retailer",
         "retail.view_tierchange",
+        *_WORK_CM,
     ],
     Role.HEAD: [
         *_REFERENCE_VIEW,
@@ -37,6 +87,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.change_retailer",
         "retail.view_tierchange",
         "sales.view_orderimport",
+        *_WORK_HEAD,
     ],
     Role.CLERK: [
         *_REFERENCE_VIEW,
@@ -53,6 +104,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.view_tierchange",
         "sales.view_orderimport",
         "sales.add_orderimport",
+        *_WORK_READ,
     ],
     Role.CENTRE: [
         *_REFERENCE_VIEW,
@@ -73,6 +125,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.view_tierchange",
         "sales.view_orderimport",
         "sales.add_orderimport",
+        *_WORK_HEAD,
     ],
     # Inspectors read their area's retailers and routes; nothing of staff careers or (later) assessments.
     Role.INSPECTOR: [*_REFERENCE_VIEW, "retail.view_route", "retail.view_retailer"],

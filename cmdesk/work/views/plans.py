@@ -1,0 +1,5 @@
+"""Pages: plans (filled in below)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
