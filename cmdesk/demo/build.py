@@ -684,6 +684,9 @@ def clear_records() -> None:
     """Delete every record the demo creates (and the logins), children first; the schema and role groups stay."""
     from auditlog.models import LogEntry
 
+    from cmdesk.demo.work import clear_work
+
+    clear_work()  # work records protect staff and retailers
     TierChange.objects.all().delete()
     Retailer.objects.all().delete()
     RouteAssignment.objects.all().delete()
@@ -717,6 +720,11 @@ def build_demo(spec: DemoSpec, *, data_dir: Path | None = None, progress: Progre
         data_dir.mkdir(parents=True, exist_ok=True)
         orders = builder.build_orders(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    from cmdesk.demo.work import build_work_demo  # the 135 method's plans, visits and summaries
+
+    counts["work"] = sum(
+        build_work_demo(as_of=spec.as_of, seed=spec.seed, data_dir=data_dir, progress=progress).values()
+    )
     manifest = {
         "scale": spec.scale,
         "years": spec.years,

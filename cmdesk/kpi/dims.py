@@ -86,6 +86,9 @@ def export_dims(data_dir: Path | None = None) -> dict[str, int]:
     return {"retailers": len(rows), "products": len(prows)}
 
 
+DIM_SOURCE_APPS = ("org", "retail", "catalog")
+
+
 def dims_stale(data_dir: Path | None = None) -> bool:
     """Have the records changed since the snapshots were written? (A missing snapshot is stale.)"""
     import datetime as dt
@@ -102,6 +105,8 @@ def dims_stale(data_dir: Path | None = None) -> bool:
     written = dt.datetime.fromtimestamp(min(mtimes), tz=dt.UTC)
     latest = [
         Retailer.objects.aggregate(m=Max("updated_at"))["m"],
-        LogEntry.objects.aggregate(m=Max("timestamp"))["m"],
+        # only the records the snapshots are made of: work records (plans, visits …) are audited too, and must not
+        # make every KPI call after a visit re-export the snapshots
+        LogEntry.objects.filter(content_type__app_label__in=DIM_SOURCE_APPS).aggregate(m=Max("timestamp"))["m"],
     ]
     return any(t is not None and t > written for t in latest)

@@ -1,5 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _default_checklist(sender, **kwargs) -> None:
+    if sender.label == "work":
+        from .checklist import ensure_default_checklist
+
+        ensure_default_checklist()
 
 
 class WorkConfig(AppConfig):
@@ -30,3 +38,5 @@ class WorkConfig(AppConfig):
         ):
             register(self.get_model(name))
         register(self.get_model("VisitPhoto"), exclude_fields=["image"])
+        # reference data every database needs (like the role groups): recreated after migrate and test flushes
+        post_migrate.connect(_default_checklist, sender=self, dispatch_uid="cmdesk_default_checklist")

@@ -38,3 +38,21 @@ def test_default_checklist_and_rules():
     WorkRules.objects.create(plan_due_day=27)
     assert rules_for(w.cm1) == dept
     assert rules_for(w.cm3).plan_due_day == 27
+
+
+def test_work_records_do_not_make_the_kpi_snapshots_stale():
+    """Work records are audited; only changes to what the snapshots hold (org, retail, catalog) make them stale."""
+    from cmdesk.core.audit import acting_as
+    from cmdesk.kpi.dims import dims_stale, export_dims
+    from cmdesk.work.models import Feedback, FeedbackKind
+
+    w = build_work_world(orders=False)
+    export_dims()
+    assert dims_stale() is False
+    with acting_as(w.cm1.user):
+        Feedback.objects.create(cm=w.cm1, retailer=w.shops1[0], kind=FeedbackKind.NEED, text="要货")
+    assert dims_stale() is False
+    w.route1.name = "一线(改)"
+    with acting_as(w.head.user):
+        w.route1.save()
+    assert dims_stale() is True
