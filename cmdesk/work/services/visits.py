@@ -1,7 +1,8 @@
 """日拜访: visits to retailers — check-in, checklist, photos, feedback, retailer updates, notes, check-out — and the
 compliance of a month's visiting.
 
-* ``check_in`` refuses a retailer that is not on the CM's routes (the message names it), needs a reason when the phone
+* ``check_in`` refuses a retailer that is not on the CM's routes (the message gives its licence number, not the
+  other CM's shop name), needs a reason when the phone
   gave no location, allows one open visit at a time, and records the distance to the shop (haversine); a check-in
   farther than ``rules.far_checkin_m`` is kept but flagged ``far``.
 * ``record_checks`` validates the answers by the item's kind (yes/no, score 1–5, number ≥ 0, text, key brands in stock

@@ -158,6 +158,7 @@ def _week_context(request: HttpRequest, cm: Staff, monday: datetime.date, errors
     return {
         "cm": cm,
         "monday": monday,
+        "sunday": monday + datetime.timedelta(days=6),
         "arrangement": arrangement,
         "columns": columns,
         "day_choices": week_day_choices(monday),
