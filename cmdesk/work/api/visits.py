@@ -171,8 +171,9 @@ class VisitSerializer(serializers.ModelSerializer):
 class CheckInSerializer(serializers.Serializer):
     retailer = serializers.IntegerField()
     planned = serializers.IntegerField(required=False, allow_null=True)
-    latitude = serializers.DecimalField(max_digits=12, decimal_places=8, required=False, allow_null=True)
-    longitude = serializers.DecimalField(max_digits=12, decimal_places=8, required=False, allow_null=True)
+    # floats as a phone's geolocation gives them (any number of decimals); stored to 6 decimals (≈ 0.1 m)
+    latitude = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    longitude = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     accuracy = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     visit_type = serializers.ChoiceField(choices=VisitType.choices, default=VisitType.ROUTINE)
     no_location_reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)

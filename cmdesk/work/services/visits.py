@@ -110,6 +110,9 @@ def _check_open(visit: Visit) -> None:
         )
 
 
+MICRODEGREE = Decimal("0.000001")
+
+
 def _decimal(value: Any, name: str, errors: dict) -> Decimal | None:
     try:
         number = Decimal(str(value))
@@ -154,6 +157,9 @@ def check_in(
     elif lat is not None:
         lat = _decimal(lat, "latitude", errors)
         lon = _decimal(lon, "longitude", errors)
+        # a phone gives more decimals than the 6 stored (≈ 0.1 m): round, don't refuse
+        lat = lat.quantize(MICRODEGREE) if lat is not None else None
+        lon = lon.quantize(MICRODEGREE) if lon is not None else None
         if lat is not None and not -90 <= lat <= 90:
             errors["latitude"] = _("Latitude must be between -90 and 90.")
         if lon is not None and not -180 <= lon <= 180:
