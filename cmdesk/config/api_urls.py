@@ -2,6 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from cmdesk.assess.api import runs as assess_runs
+from cmdesk.assess.api import spotchecks as assess_spotchecks
 from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
 from cmdesk.kpi.api import IndicatorListView, KpiView
 from cmdesk.org.api.views import OrgUnitViewSet, StaffViewSet
@@ -18,7 +20,7 @@ router.register("routes", RouteViewSet, basename="route")
 router.register("retailers", RetailerViewSet, basename="retailer")
 router.register("products", ProductViewSet, basename="product")
 router.register("price-classes", PriceBandViewSet, basename="priceband")
-WORK_API = (work_plans, work_visits, work_summaries, work_board)
+WORK_API = (work_plans, work_visits, work_summaries, work_board, assess_runs, assess_spotchecks)
 for part in WORK_API:
     part.register(router)
 

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "cmdesk.sales",
     "cmdesk.kpi",
     "cmdesk.work",
+    "cmdesk.assess",
     "cmdesk.demo",
 ]
 

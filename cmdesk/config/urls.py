@@ -13,4 +13,5 @@ urlpatterns = [
     path("sales/", include("cmdesk.sales.urls")),
     path("kpi/", include("cmdesk.kpi.urls")),
     path("work/", include("cmdesk.work.urls")),
+    path("assess/", include("cmdesk.assess.urls")),
 ]

@@ -61,6 +61,34 @@ _WORK_HEAD = [
     "work.change_depttarget",
 ]
 
+# The monthly assessment. CMs read their own scores, sign or appeal them; heads score, review, publish and decide
+# appeals for their department; the centre also owns the schemes and the spot checks. Inspectors see none of it.
+_ASSESS_READ = [
+    "assess.view_scheme",
+    "assess.view_schemeitem",
+    "assess.view_run",
+    "assess.view_score",
+    "assess.view_scoreitem",
+    "assess.view_appeal",
+    "assess.view_spotcheck",
+    "assess.view_spotfinding",
+]
+_ASSESS_CM = [*_ASSESS_READ, "assess.add_appeal", "assess.sign_scoreitem"]
+_ASSESS_HEAD = [*_ASSESS_READ, "assess.add_run", "assess.review_run", "assess.close_run", "assess.decide_appeal"]
+_ASSESS_CLERK = [*_ASSESS_READ, "assess.add_run"]
+_ASSESS_CENTRE = [
+    *_ASSESS_HEAD,
+    "assess.add_scheme",
+    "assess.change_scheme",
+    "assess.add_schemeitem",
+    "assess.change_schemeitem",
+    "assess.delete_schemeitem",
+    "assess.add_spotcheck",
+    "assess.change_spotcheck",
+    "assess.add_spotfinding",
+    "assess.change_spotfinding",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CM: [
         *_REFERENCE_VIEW,
@@ -72,6 +100,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.change_retailer",
         "retail.view_tierchange",
         *_WORK_CM,
+        *_ASSESS_CM,
     ],
     Role.HEAD: [
         *_REFERENCE_VIEW,
@@ -88,6 +117,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.view_tierchange",
         "sales.view_orderimport",
         *_WORK_HEAD,
+        *_ASSESS_HEAD,
     ],
     Role.CLERK: [
         *_REFERENCE_VIEW,
@@ -105,6 +135,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.view_orderimport",
         "sales.add_orderimport",
         *_WORK_READ,
+        *_ASSESS_CLERK,
     ],
     Role.CENTRE: [
         *_REFERENCE_VIEW,
@@ -126,6 +157,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.view_orderimport",
         "sales.add_orderimport",
         *_WORK_HEAD,
+        *_ASSESS_CENTRE,
     ],
     # Inspectors read their area's retailers and routes; nothing of staff careers or (later) assessments.
     Role.INSPECTOR: [*_REFERENCE_VIEW, "retail.view_route", "retail.view_retailer"],

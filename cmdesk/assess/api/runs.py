@@ -1,0 +1,10 @@
+"""API: runs."""
+
+from rest_framework.routers import DefaultRouter
+
+
+def register(router: DefaultRouter) -> None:
+    """Register this part's viewsets on the API router."""
+
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages: spotchecks."""
+
+urlpatterns: list = []
