@@ -443,7 +443,7 @@ def plan_prepare(cm: Staff, month: dt.date | str, user: Any, today: dt.date | No
     month = month_of(month)
     staff = _staff_of(user)
     if not has_model_perm(user, MonthlyPlan, "add") or staff is None or staff.pk != cm.pk:
-        raise PermissionDenied(_("Only the customer manager prepares its own monthly plan."))
+        raise PermissionDenied(_("Only customer managers prepare their own monthly plans."))
     if cm.role != Role.CM or not cm.active:
         raise ValidationError({"cm": _("Monthly plans are written by active customer managers.")})
     existing = MonthlyPlan.objects.filter(cm=cm, month=month).first()

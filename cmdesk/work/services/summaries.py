@@ -949,8 +949,8 @@ def summary_update(summary: Summary, user: Any, sections: dict[str, Any]) -> Sum
     if unknown:
         raise ValidationError(
             {
-                "sections": _("Unknown section(s) %(keys)s; a %(kind)s summary has %(known)s.")
-                % {"keys": ", ".join(unknown), "kind": summary.kind, "known": ", ".join(titles)}
+                "sections": _("Unknown section(s) %(keys)s; a %(kind)s has %(known)s.")
+                % {"keys": ", ".join(unknown), "kind": summary.get_kind_display(), "known": ", ".join(titles)}
             }
         )
     bad = sorted(k for k, v in sections.items() if not isinstance(v, str))

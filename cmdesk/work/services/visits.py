@@ -316,7 +316,8 @@ def record_checks(visit: Visit, user: Any, answers: dict[str, Any]) -> list[Visi
         if item is None:
             if code in all_codes:
                 errors[code] = [
-                    _("This point is not checked on a %(type)s.") % {"type": visit.get_visit_type_display()}
+                    _("This checklist item does not apply to this visit type (%(type)s).")
+                    % {"type": visit.get_visit_type_display()}
                 ]
             else:
                 errors[code] = [_("There is no checklist item “%(code)s”.") % {"code": code}]

@@ -229,7 +229,7 @@ def test_move_add_remove_and_submit():
     assert w.shops1[0].shop_name in error.value.message_dict["date"][0]
     with pytest.raises(ValidationError) as error:
         add_planned(week, w.shops2[0], wednesday, w.cm1.user)
-    assert w.shops2[0].shop_name in error.value.message_dict["retailer"][0]
+    assert w.shops2[0].licence_no in error.value.message_dict["retailer"][0]
     with pytest.raises(OutOfScope):
         add_planned(week, w.shops1[1], wednesday, w.cm2.user)
 

@@ -20,7 +20,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from docx import Document
 
 from cmdesk.core.tests.factories import StaffFactory
@@ -263,9 +263,9 @@ def test_submit_on_time_and_late(w, monkeypatch):
     entries = LogEntry.objects.get_for_object(s).order_by("id")
     assert [e.action for e in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
     assert {e.actor for e in entries} == {w.cm1.user} and "submitted" in entries[1].changes_dict["status"]
-    with pytest.raises(ValidationError, match="already been submitted"):
+    with translation.override("en"), pytest.raises(ValidationError, match="already been submitted"):
         svc.summary_submit(s, w.cm1.user)
-    with pytest.raises(ValidationError, match="cannot be edited"):
+    with translation.override("en"), pytest.raises(ValidationError, match="cannot be edited"):
         svc.summary_update(s, w.cm1.user, {"sales": "x"})
 
     late = svc.summary_draft(w.cm1, "month", dt.date(2026, 9, 1), w.cm1.user)
@@ -277,7 +277,7 @@ def test_submit_on_time_and_late(w, monkeypatch):
 
 def test_head_comment_and_who_may(w, client):
     s = svc.summary_draft(w.cm1, "month", OCT, w.cm1.user)
-    with pytest.raises(ValidationError, match="not been submitted"):
+    with translation.override("en"), pytest.raises(ValidationError, match="not been submitted"):
         svc.summary_comment(s, w.head.user, "好")
     s = svc.summary_submit(s, w.cm1.user)
     url = reverse("work:summary_comment", args=[s.pk])
