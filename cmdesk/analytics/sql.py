@@ -184,6 +184,40 @@ def _uniq(cols):
     return out
 
 
+def _retailer_first(ctes, name, cols, sums, rneeded, pneeded, gsel) -> None:
+    """Groupings without product dimensions: sum each retailer's pairs before joining the (larger) retailer side.
+
+    ``xp_*`` joins the facts to the products (scope filter, provincial flag), ``rr_*`` is one row per retailer
+    (× month), ``gr_*`` adds the retailer's keys from ``r`` (whose join also applies the retailer scope) and ``g_*``
+    groups them.
+    """
+    pcols = ", ".join([f"p.{c}" for c in pneeded if c not in ("product_id", "route_id")] + ["p.listed", "b.*"])
+    ctes.append(f"xp_{name} AS (SELECT {pcols} FROM f_{name} b JOIN p ON b.product_id = p.product_id)")
+    keys = "retailer_id, m_idx" if "m_idx" in gsel.split(", ") else "retailer_id"
+    flags = name != "ly"
+    ctes.append(
+        f"rr_{name} AS (SELECT {keys}, "
+        + ", ".join(f"CAST({sums[c]} AS BIGINT) AS {c}" for c in cols)
+        + (", MAX(CASE WHEN supplied > 0 THEN 1 ELSE 0 END) AS bought" if flags else "")
+        + (", MAX(CASE WHEN ordered > 0 THEN 1 ELSE 0 END) AS ordering" if name == "cur" else "")
+        + f" FROM xp_{name} GROUP BY {keys})"
+    )
+    rcols = ", ".join([f"r.{c}" for c in rneeded if c != "retailer_id"] + ["rr.*"])
+    ctes.append(f"gr_{name} AS (SELECT {rcols} FROM rr_{name} rr JOIN r ON rr.retailer_id = r.retailer_id)")
+    outs = [f"CAST(SUM({c}) AS BIGINT) AS {c}" for c in cols]
+    if flags:
+        outs.append("CAST(SUM(bought) AS BIGINT) AS buyers")
+    if name == "cur":
+        outs += [
+            "CAST(SUM(ordering) AS BIGINT) AS orderers",
+            "COUNT(DISTINCT CASE WHEN bought = 1 THEN route_id END) AS routes_sold",
+        ]
+    ctes.append(
+        f"g_{name} AS (SELECT {gsel + ', ' if gsel else ''}{', '.join(outs)} FROM gr_{name}"
+        f"{' GROUP BY ' + gsel if gsel else ''})"
+    )
+
+
 def build(q: KpiQuery) -> Plan:
     source = q.resolved_source
     with_month = "month" in q.by
@@ -231,6 +265,10 @@ def build(q: KpiQuery) -> Plan:
     }
     for name, per, shift in (("cur", q.period, 0), ("lm", prev, lm_shift), ("ly", year_ago, ly_shift)):
         ctes.append(f"f_{name} AS ({_facts(source, per, shift, with_month)})")
+        if not pdims:  # orders come from rm (or are not counted): no line counts needed
+            cols = [c for c in needs[name] if c not in ("lines", "online_lines")]
+            _retailer_first(ctes, name, cols, sums, rneeded, pneeded, gsel)
+            continue
         xcols = ", ".join(
             [f"r.{c}" for c in rneeded if c != "retailer_id"]
             + [f"p.{c}" for c in pneeded if c != "product_id"]
@@ -280,9 +318,18 @@ def build(q: KpiQuery) -> Plan:
         )
     # products on sale that sold, per group
     gpk = _uniq(gk + ["product_id"])
+    if pdims:
+        sold_from = "x_cur WHERE supplied > 0 AND listed = 1"
+    else:  # the facts again (inline: a CTE referenced twice would be materialised), keys from r
+        sold_cols = ", ".join(f"r.{c}" if c in rk else f"b.{c}" for c in gpk)
+        gpk = [sold_cols]
+        sold_from = (
+            f"({_facts(source, q.period, 0, with_month)}) b JOIN r ON b.retailer_id = r.retailer_id "
+            "JOIN p ON b.product_id = p.product_id WHERE b.supplied > 0 AND p.listed = 1"
+        )
     ctes.append(
         f"gs AS (SELECT {gsel + ', ' if gsel else ''}COUNT(*) AS skus_sold FROM (SELECT DISTINCT {', '.join(gpk)} "
-        f"FROM x_cur WHERE supplied > 0 AND listed = 1) t{' GROUP BY ' + gsel if gsel else ''})"
+        f"FROM {sold_from}) t{' GROUP BY ' + gsel if gsel else ''})"
     )
 
     if with_month:

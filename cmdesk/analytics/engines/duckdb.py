@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,11 @@ EMPTY = {
     "products": PRODUCT_DIM_SCHEMA,
     **{name: schema for name, (schema, _) in AGG_TABLES.items()},
 }
+
+
+# one in-memory database per process (and settings), shared by every DuckDBEngine: see DuckDBEngine.cursor
+_DATABASES: dict[tuple, duckdb.DuckDBPyConnection] = {}
+_LOCK = threading.Lock()
 
 
 def _lit(path: Path) -> str:
@@ -39,6 +45,21 @@ class DuckDBEngine(Engine):
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
         return con
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection to this process's long-lived in-memory database (queries only).
+
+        Opening a database costs ≈ 15–25 ms a query; a cursor shares the database (its settings and thread pool) but
+        has its own temporary views, so concurrent queries from several threads do not see each other's files.
+        """
+        key = (os.getpid(), self.threads, self.memory_limit)  # a database opened before a fork is not the child's
+        with _LOCK:
+            db = _DATABASES.get(key)
+            if db is None:
+                db = self.connect()
+                db.execute("SET preserve_insertion_order = false")  # results are sorted in Python anyway
+                _DATABASES[key] = db
+            return db.cursor()
+
     def _register(self, con: duckdb.DuckDBPyConnection, views: dict[str, list[Path]]) -> None:
         for name, files in views.items():
             if files:
@@ -49,12 +70,12 @@ class DuckDBEngine(Engine):
                 con.register(name, EMPTY[name].empty_table())
 
     def _execute(self, plan: Plan) -> tuple[list[str], list[tuple]]:
-        con = self.connect()
+        con = self.cursor()
         try:
             self._register(con, self.view_files(plan))
-            cur = con.execute(plan.sql)
-            columns = [d[0] for d in cur.description]
-            return columns, cur.fetchall()
+            table = con.execute(plan.sql).to_arrow_table()
+            # column by column through Arrow: the same Python values as fetchall(), in about half the time
+            return table.column_names, list(zip(*(col.to_pylist() for col in table.columns), strict=True))
         finally:
             con.close()
 
