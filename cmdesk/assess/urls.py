@@ -1,5 +1,12 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
 from .views import runs, spotchecks
 
 app_name = "assess"
 
-urlpatterns = [*runs.urlpatterns, *spotchecks.urlpatterns]
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="assess:run_list", permanent=False), name="index"),
+    *runs.urlpatterns,
+    *spotchecks.urlpatterns,
+]

@@ -684,8 +684,10 @@ def clear_records() -> None:
     """Delete every record the demo creates (and the logins), children first; the schema and role groups stay."""
     from auditlog.models import LogEntry
 
+    from cmdesk.demo.assess import clear_assess
     from cmdesk.demo.work import clear_work
 
+    clear_assess()  # assessment records protect staff, retailers and org units
     clear_work()  # work records protect staff and retailers
     TierChange.objects.all().delete()
     Retailer.objects.all().delete()

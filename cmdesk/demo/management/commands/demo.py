@@ -46,6 +46,7 @@ class Command(BaseCommand):
             o = result.orders
             self.stdout.write(f"Order facts: {o['lines']:,} lines in {o['orders']:,} orders over {o['months']} months")
         self._refresh_indicators(full=True)
+        self._assessment(spec)
         self._print_logins(result.logins)
 
     def _refresh_indicators(self, *, full: bool) -> None:
@@ -58,6 +59,15 @@ class Command(BaseCommand):
                 f"Indicator aggregates: {len(report.months)} months rebuilt, {len(report.removed)} removed "
                 f"in {report.seconds:.1f}s"
             )
+
+    def _assessment(self, spec: DemoSpec) -> None:
+        """The default scheme, spot checks and the last complete month scored (after the aggregates: it reads them)."""
+        from cmdesk.demo.assess import build_assess_demo
+
+        started = time.perf_counter()
+        counts = build_assess_demo(as_of=spec.as_of, seed=spec.seed)
+        done = ", ".join(f"{k} {v}" for k, v in counts.items())
+        self.stdout.write(f"Assessment: {done} in {time.perf_counter() - started:.1f}s")
 
     def _print_logins(self, logins):
         if not logins:
