@@ -53,4 +53,4 @@ def test_cli_errors():
     with pytest.raises(CommandError, match="--month"):
         run_cli("--month", "2026-13x")
     with pytest.raises(CommandError, match="outside your scope"):
-        run_cli("--month", "2026-10", "--scope", w.tree.branch_b.code, "--user", w.head.user.username)
+        run_cli("--month", "2026-10", "--scope", w.tree.branch_b.code, "--user", w.head.user.username, "--lang", "en")

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from cmdesk.assess.models import Appeal, AppealStatus, ItemStatus, RunStatus, Score, ScoreItem
 from cmdesk.assess.services import review as svc
@@ -15,6 +16,13 @@ from cmdesk.core.exceptions import OutOfScope
 from .test_review_world import build_review_world
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests match the English messages; the site's default language is zh-hans."""
+    with translation.override("en"):
+        yield
 
 
 def _messages(exc_info) -> str:

@@ -4,9 +4,18 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from cmdesk.assess.models import Rule
 from cmdesk.assess.services.rules import apply, manual, validate_rule
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests match the English messages; the site's default language is zh-hans."""
+    with translation.override("en"):
+        yield
+
 
 FORECAST = {"target": 95, "penalty_per_point": "0.5", "bonus_per_point": 1, "cap": 20}
 

@@ -2,6 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from cmdesk.assess.models import Rule, Scheme, SchemeItem, SchemeStatus
 from cmdesk.assess.services.schemes import activate, new_version, scheme_for, validate_scheme
@@ -9,6 +10,13 @@ from cmdesk.assess.tests.factories import default_scheme
 from cmdesk.core.tests.factories import build_org_tree
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests match the English messages; the site's default language is zh-hans."""
+    with translation.override("en"):
+        yield
 
 
 def test_default_scheme_validates_and_sums_to_100():
