@@ -25,6 +25,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cmdesk.catalog.models import Product
 from cmdesk.core.scope import RestrictedManager
@@ -590,7 +591,7 @@ class FeedbackKind(models.TextChoices):
 
 
 class FeedbackStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("status", "Open")
     RESOLVED = "resolved", _("Resolved")
 
 
