@@ -17,6 +17,7 @@ a role without the model's view permission (an inspector) gets 403.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from typing import Any
 
@@ -27,13 +28,15 @@ from django.db.models import Avg, Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cmdesk.analytics.periods import Period, PeriodError
 from cmdesk.core.exceptions import OutOfScope
-from cmdesk.core.scope import has_model_perm
-from cmdesk.org.models import Staff
+from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.org.choices import OrgKind
+from cmdesk.org.models import OrgUnit, Staff
 
 from ..forms import AppealForm, DecisionForm, OverrideForm
 from ..models import Appeal, AppealStatus, ItemStatus, Run, RunStatus, Score, ScoreItem
@@ -113,6 +116,44 @@ def _month(code: str) -> Period | None:
 
 
 # --- runs ----------------------------------------------------------------------------------------------------------
+def _score_units(user: Any) -> list[OrgUnit]:
+    """The departments (and branches) a user may score: inside its scope, with the add_run permission."""
+    if not has_model_perm(user, Run, "add"):
+        return []
+    kinds = (OrgKind.DEPARTMENT, OrgKind.BRANCH)
+    return list(OrgUnit.objects.get_queryset().in_scope(user_scope(user)).filter(kind__in=kinds).order_by("path"))
+
+
+def _last_complete_month() -> str:
+    today = timezone.localdate()
+    return f"{(today.replace(day=1) - datetime.timedelta(days=1)):%Y-%m}"
+
+
+@login_required
+@require_POST
+def run_score(request: HttpRequest) -> HttpResponse:
+    """Score a month for an org unit from the run list (the page's counterpart of ``cmdesk assess``)."""
+    from ..services.scoring import score_month
+
+    if not has_model_perm(request.user, Run, "add"):
+        raise PermissionDenied
+    unit = next((u for u in _score_units(request.user) if str(u.pk) == request.POST.get("org_unit")), None)
+    if unit is None:
+        raise Http404
+    try:
+        run = score_month(None, unit, (request.POST.get("month") or "").strip(), request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect("assess:run_list")
+    messages.success(
+        request,
+        _("%(unit)s %(month)s scored: review the items, then publish.")
+        % {"unit": unit.name, "month": f"{run.month:%Y-%m}"},
+    )
+    return redirect("assess:run_detail", run.pk)
+
+
 @login_required
 def run_list(request: HttpRequest) -> HttpResponse:
     _need(request, Run)
@@ -160,6 +201,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
     for r in runs:
         r.open_appeals = open_appeals.get(r.pk, 0)
     context = {
+        "score_units": _score_units(request.user),
+        "score_month_default": _last_complete_month(),
         "is_cm": False,
         "runs": runs,
         "month": month,
@@ -384,6 +427,7 @@ def appeal_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 urlpatterns = [
     path("runs/", run_list, name="run_list"),
+    path("runs/score/", run_score, name="run_score"),
     path("runs/<int:pk>/", run_detail, name="run_detail"),
     path("runs/<int:pk>/publish/", run_publish, name="run_publish"),
     path("runs/<int:pk>/close/", run_close, name="run_close"),
