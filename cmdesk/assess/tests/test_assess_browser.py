@@ -37,10 +37,14 @@ def test_cm_appeals_and_signs_on_a_phone(live_server, phone):
     visits = r.items[w.cm1.pk]["visits"]
     card = page.locator(f"[data-item='{visits.pk}']")
     card.get_by_role("button").nth(1).click()  # Appeal: opens the form
+    # wait for the collapse to finish opening (under load its transition is slow), then submit and wait for the page
+    page.wait_for_selector(f"#appeal-{visits.pk}.show")
     page.fill(f"#appeal-reason-{visits.pk}", "10月有三次拜访因系统故障未同步")
-    page.locator(f"#appeal-{visits.pk} button[type=submit]").click()
+    with page.expect_navigation():
+        page.locator(f"#appeal-{visits.pk} button[type=submit]").click()
     page.wait_for_selector(f"[data-item='{visits.pk}'][data-status='appealed']")
-    page.locator("#sign-all").click()
+    with page.expect_navigation():
+        page.locator("#sign-all").click()
     page.wait_for_selector(f"[data-item='{r.items[w.cm1.pk]['volume'].pk}'][data-status='signed']")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     statuses = dict(ScoreItem.objects.filter(score=r.scores[w.cm1.pk]).values_list("scheme_item__code", "status"))
