@@ -24,8 +24,11 @@ def register(model: type[models.Model], **kwargs: Any) -> None:
 
 @contextlib.contextmanager
 def acting_as(actor: Any) -> Iterator[None]:
-    """Attribute audit rows written inside the block to ``actor`` (a user, or None for the system)."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
+    """Attribute audit rows written inside the block to ``actor`` (a user, or None for the system).
+
+    An actor without a database row (None, an anonymous user, the command line's system operator) writes
+    unattributed rows."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or getattr(actor, "pk", None) is None:
         yield
         return
     with set_actor(actor):

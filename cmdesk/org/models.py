@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -115,6 +116,14 @@ class Staff(models.Model):
             return None
         b = self.birth_date
         return day.year - b.year - ((day.month, day.day) < (b.month, b.day))
+
+
+def staff_of(user: Any) -> Staff | None:
+    """The staff profile of a user, or None (an administrator without one, an anonymous user, the system)."""
+    try:
+        return user.staff
+    except (AttributeError, Staff.DoesNotExist):
+        return None
 
 
 class CareerLevelChange(models.Model):

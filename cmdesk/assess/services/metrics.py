@@ -55,14 +55,15 @@ from cmdesk.work.services.board import (
     STATE_LABELS,
     RulesCache,
     item_url,
+    link,
     month_label,
     month_mondays,
     plan_item,
     submitted_item,
-    try_reverse,
 )
 
 from .rules import fmt
+from .spotchecks import quarter_start
 
 FOUR = Decimal("0.0001")
 HUNDRED = Decimal("100")
@@ -429,7 +430,7 @@ def m_volume_vs_target(ctx: Context, item: Any) -> dict[int, Measure]:  # noqa: 
                 ev(
                     "record",
                     _("department target %(u)s (cases) ÷ %(n)s CMs") % {"u": t.org_unit.name, "n": n},
-                    try_reverse(("work:dept_targets", ()), query={"month": ctx.label}),
+                    link("work:dept_targets", query={"month": ctx.label}),
                     fmt(t.volume_cases),
                 )
             )
@@ -497,7 +498,7 @@ def m_visit_coverage(ctx: Context, item: Any) -> dict[int, Measure]:
     for cm in ctx.cms:
         n = total.get(cm.pk, 0)
         url = ctx.visits_url(cm)
-        compliance = try_reverse(("work:compliance", ()), query={"cm": cm.pk, "month": ctx.label})
+        compliance = link("work:compliance", query={"cm": cm.pk, "month": ctx.label})
         if not n:
             out[cm.pk] = Measure(None, [ev("visit", _("no retailers on the CM's routes"), url, _("no data"))])
             continue
@@ -587,8 +588,7 @@ def m_info_collected(ctx: Context, item: Any) -> dict[int, Measure]:
                 ev(
                     "record",
                     _("needs, complaints and information recorded"),
-                    try_reverse(("work:feedback_list", ()), query={"cm": cm.pk, "month": ctx.label})
-                    or ctx.visits_url(cm),
+                    ctx.visits_url(cm),  # needs and complaints are shown on their visits
                     f,
                 ),
             ],
@@ -616,7 +616,7 @@ def m_referrals(ctx: Context, item: Any) -> dict[int, Measure]:
             ev(
                 "record",
                 _("compliance concerns referred in %(m)s") % {"m": ctx.label},
-                try_reverse(("work:compliance", ()), query={"cm": cm.pk, "month": ctx.label}) or ctx.visits_url(cm),
+                link("work:compliance", query={"cm": cm.pk, "month": ctx.label}),
                 len(mine),
             )
         ]
@@ -716,10 +716,6 @@ def m_summaries_on_time(ctx: Context, item: Any) -> dict[int, Measure]:
 # ---- spot checks and manual -----------------------------------------------------------------------------------------
 
 
-def quarter_start(month: dt.date) -> dt.date:
-    return dt.date(month.year, 3 * ((month.month - 1) // 3) + 1, 1)
-
-
 def m_spotcheck_findings(ctx: Context, item: Any) -> dict[int, Measure]:
     """Points deducted by the published spot-check findings of the month's quarter on the CM's retailers."""
     quarter = quarter_start(ctx.month)
@@ -755,7 +751,7 @@ def m_spotcheck_findings(ctx: Context, item: Any) -> dict[int, Measure]:
     for cm in ctx.cms:
         mine = by_cm.get(cm.pk, [])
         total = sum((r["deduction"] for r in mine), Decimal("0"))
-        list_url = try_reverse(("assess:spotcheck_list", ()), query={"cm": cm.pk, "quarter": quarter.isoformat()})
+        list_url = link("assess:spotcheck_list", query={"cm": cm.pk, "quarter": quarter.isoformat()})
         evidence = [
             ev(
                 "finding",
@@ -765,7 +761,7 @@ def m_spotcheck_findings(ctx: Context, item: Any) -> dict[int, Measure]:
             )
         ]
         for r in mine[:MAX_RECORDS]:
-            url = try_reverse(("assess:spotcheck_detail", (r["spot_check_id"],))) or list_url
+            url = link("assess:spotcheck_detail", r["spot_check_id"])
             evidence.append(
                 ev(
                     "finding",

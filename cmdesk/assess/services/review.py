@@ -33,7 +33,7 @@ from cmdesk.core.audit import acting_as
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import user_scope
 from cmdesk.org.choices import Role
-from cmdesk.org.models import Staff
+from cmdesk.org.models import Staff, staff_of
 
 from ..models import Appeal, AppealStatus, ItemStatus, Run, RunStatus, Score, ScoreItem
 
@@ -178,11 +178,6 @@ def cm_history(user: Any, cm: Staff) -> list[Score]:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
-def _staff(user: Any) -> Staff | None:
-    try:
-        return user.staff
-    except (Staff.DoesNotExist, AttributeError):
-        return None
 
 
 def _require_perm(user: Any, perm: str) -> None:
@@ -327,7 +322,7 @@ def close_run(run: Run, user: Any) -> Run:
 def _own_item(item: ScoreItem, user: Any, perm: str) -> tuple[ScoreItem, Run]:
     """Lock the CM's own item of a published, open run (anything else looks missing or is refused)."""
     _require_perm(user, perm)
-    staff = _staff(user)
+    staff = staff_of(user)
     if staff is None or staff.role != Role.CM or item.cm_id != staff.pk:
         raise OutOfScope(item.pk)
     _in_scope(items_for(user), item)
@@ -357,7 +352,7 @@ def sign_item(item: ScoreItem, user: Any) -> ScoreItem:
 
 def sign_score(score: Score, user: Any) -> list[ScoreItem]:
     """The CM signs all its open items of one score at once; items under appeal are left for their decision."""
-    staff = _staff(user)
+    staff = staff_of(user)
     if staff is None or score.cm_id != staff.pk:
         raise OutOfScope(score.pk)
     signed = []

@@ -17,12 +17,6 @@ from cmdesk.org.models import OrgUnit
 from .metrics import METRICS
 from .rules import fmt, validate_rule
 
-
-def _actor(user: Any) -> Any:
-    """The audit actor: a real user, or None for the command line's system operator (no user row)."""
-    return user if getattr(user, "pk", None) else None
-
-
 TOTAL = Decimal("100")
 DEFAULT_NAME = "月度考核(默认)"
 
@@ -77,7 +71,7 @@ def validate_scheme(scheme: Scheme) -> None:
 def activate(scheme: Scheme, user: Any = None) -> Scheme:
     """Validate and activate ``scheme``; the other active versions of the same name and org unit are retired."""
     validate_scheme(scheme)
-    with acting_as(_actor(user)):
+    with acting_as(user):
         for old in Scheme.objects.filter(
             name=scheme.name, org_unit=scheme.org_unit, status=SchemeStatus.ACTIVE
         ).exclude(pk=scheme.pk):
@@ -94,7 +88,7 @@ def activate(scheme: Scheme, user: Any = None) -> Scheme:
 def new_version(scheme: Scheme, user: Any = None, *, valid_from: dt.date | None = None) -> Scheme:
     """A draft copy of ``scheme`` (items included) with the next version number."""
     top = Scheme.objects.filter(name=scheme.name, org_unit=scheme.org_unit).order_by("-version").first()
-    with acting_as(_actor(user)):
+    with acting_as(user):
         copy = Scheme.objects.create(
             name=scheme.name,
             org_unit=scheme.org_unit,
@@ -356,7 +350,7 @@ def default_scheme(
     existing = Scheme.objects.filter(name=DEFAULT_NAME, org_unit=org_unit).order_by("-version").first()
     if existing is not None:
         return existing
-    with acting_as(_actor(user)):
+    with acting_as(user):
         scheme = Scheme.objects.create(
             name=DEFAULT_NAME,
             org_unit=org_unit,

@@ -33,12 +33,6 @@ from .metrics import METRICS, Context, Measure, ev
 from .rules import apply, fmt
 from .schemes import scheme_for, validate_items
 
-
-def _actor(user: Any) -> Any:
-    """The audit actor: a real user, or None for the command line's system operator (no user row)."""
-    return user if getattr(user, "pk", None) else None
-
-
 ZERO = Decimal("0.00")
 NO_DATA = "no_data"
 
@@ -176,7 +170,7 @@ def score_month(
                     }
                 }
             )
-        with acting_as(_actor(user)):
+        with acting_as(user):
             run = Run.objects.create(
                 scheme=scheme,
                 org_unit=org_unit,
@@ -200,7 +194,7 @@ def rescore(run: Run, user: Any, *, scheme: Scheme | None = None, note: str = ""
         if Run.objects.filter(supersedes=run).exists():
             raise ValidationError({"run": _("This run was corrected already; re-score the latest version.")})
         top = Run.objects.filter(org_unit=run.org_unit, month=run.month).order_by("-version").first()
-        with acting_as(_actor(user)):
+        with acting_as(user):
             new = Run.objects.create(
                 scheme=scheme,
                 org_unit=run.org_unit,

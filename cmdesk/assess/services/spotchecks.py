@@ -30,7 +30,7 @@ from cmdesk.analytics.periods import Period, PeriodError
 from cmdesk.core.audit import acting_as
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, in_scope
-from cmdesk.org.models import Staff
+from cmdesk.org.models import Staff, staff_of
 from cmdesk.retail.models import Retailer, RouteAssignment
 
 from ..models import FindingCategory, SpotCheck, SpotFinding
@@ -91,13 +91,6 @@ def cm_at(retailer: Retailer, day: dt.date) -> Staff | None:
     if assignment is not None:
         return assignment.cm
     return route.cm
-
-
-def _staff(user: Any) -> Staff | None:
-    try:
-        return user.staff
-    except (Staff.DoesNotExist, AttributeError):
-        return None
 
 
 def visible_spotchecks(user: Any, action: str = "view") -> QuerySet[SpotCheck]:
@@ -269,7 +262,7 @@ def spotcheck_record(
         spot_check = get_spotcheck(actor, spot_check.pk, "change")
         if spot_check.published:
             raise ValidationError(_("A published spot check cannot be changed."))
-    checker = _staff(actor)
+    checker = staff_of(actor)
     errors = _Errors()
     if checker is None:
         errors.add("checker", _("Only a staff member records spot checks."))

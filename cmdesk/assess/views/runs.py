@@ -36,20 +36,13 @@ from cmdesk.analytics.periods import Period, PeriodError
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind
-from cmdesk.org.models import OrgUnit, Staff
+from cmdesk.org.models import OrgUnit, staff_of
 
 from ..forms import AppealForm, DecisionForm, OverrideForm
 from ..models import Appeal, AppealStatus, ItemStatus, Run, RunStatus, Score, ScoreItem
 from ..services import review as svc
 
 LIST_LIMIT = 200
-
-
-def _staff(user) -> Staff | None:
-    try:
-        return user.staff
-    except (Staff.DoesNotExist, AttributeError):
-        return None
 
 
 def _need(request: HttpRequest, model, action: str = "view") -> None:
@@ -274,7 +267,7 @@ def score_detail(request: HttpRequest, pk: int) -> HttpResponse:
     score = _get(svc.visible_score, request, pk)
     run = score.run
     user = request.user
-    staff = _staff(user)
+    staff = staff_of(user)
     is_owner = staff is not None and staff.pk == score.cm_id
     history: dict[int, list[ScoreItem]] = defaultdict(list)
     for old in score.items.filter(superseded_by__isnull=False).select_related("scheme_item").order_by("version"):

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
 from cmdesk.core.api import RestrictedModelViewSet
+from cmdesk.org.models import staff_of
 
 from ..models import DeptTarget, MonthlyPlan, PlanBrandTarget, PlanFocusRetailer, PlanRevision, PlanRouteTarget
 from ..services import plans as svc
@@ -181,7 +182,7 @@ class MonthlyPlanViewSet(RestrictedModelViewSet):
     def create(self, request, *args, **kwargs):
         body = PlanCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        staff = svc._staff_of(request.user)
+        staff = staff_of(request.user)
         if staff is None:
             raise serializers.ValidationError({"non_field_errors": ["Only customer managers prepare plans."]})
         existed = MonthlyPlan.objects.filter(cm=staff, month=body.validated_data["month"]).exists()

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -168,51 +168,35 @@ class RulesCache:
         return self.for_unit(cm.org_unit)
 
 
-# ---- links (defensive: other parts define the item pages) ----------------------------------------------------------
+# ---- links ----------------------------------------------------------------------------------------------------------
 
 
-def try_reverse(*candidates: tuple[str, tuple], query: dict | None = None) -> str:
-    """The first URL name that resolves, with ``query`` appended; "" when none does."""
-    for name, args in candidates:
-        try:
-            url = reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-        return f"{url}?{urlencode(query)}" if query else url
-    return ""
+def link(name: str, *args: Any, query: dict | None = None) -> str:
+    """``reverse(name, args)`` with ``query`` as its query string."""
+    url = reverse(name, args=args)
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def item_url(kind: str, *, cm: Staff, period: dt.date, pk: int | None = None) -> str:
-    """Where an item of ``kind`` (plan, arrangement, week_summary, month_summary, visits, feedback, actual) lives."""
-    query = {"cm": cm.pk, "month": month_label(period)}
+    """Where an item of ``kind`` (plan, arrangement, week_summary, month_summary, visits, actual) is shown."""
     if kind == "plan":
-        if pk:
-            url = try_reverse(("work:plan_detail", (pk,)), ("work:plan", (pk,)))
-            if url:
-                return url
-        return try_reverse(("work:plan_list", ()), query=query)
+        return (
+            link("work:plan_detail", pk)
+            if pk
+            else link("work:plan_list", query={"cm": cm.pk, "month": month_label(period)})
+        )
     if kind == "arrangement":
-        if pk:
-            url = try_reverse(("work:arrangement_detail", (pk,)), ("work:arrangement", (pk,)))
-            if url:
-                return url
-        return try_reverse(("work:arrangement_list", ()), query={"cm": cm.pk, "week": period.isoformat()})
+        return link("work:week", query={"cm": cm.pk, "week": period.isoformat()})
     if kind in ("week_summary", "month_summary"):
-        if pk:
-            url = try_reverse(("work:summary_detail", (pk,)), ("work:summary", (pk,)))
-            if url:
-                return url
-        return try_reverse(("work:summary_list", ()), query={"cm": cm.pk, "kind": kind.split("_")[0]})
+        return (
+            link("work:summary_detail", pk)
+            if pk
+            else link("work:summary_list", query={"cm": cm.pk, "kind": kind.split("_")[0]})
+        )
     if kind == "visits":
-        return try_reverse(("work:visit_list", ()), query=query)
-    if kind == "feedback":
-        if pk:
-            url = try_reverse(("work:feedback_detail", (pk,)))
-            if url:
-                return url
-        return try_reverse(("work:feedback_list", ()), query={"cm": cm.pk})
+        return link("work:visit_list", query={"cm": cm.pk, "month": month_label(period)})
     if kind == "actual":
-        return try_reverse(("kpi:dashboard", ()), query={"scope": cm.employee_no, "period": month_label(period)})
+        return link("kpi:dashboard", query={"scope": cm.employee_no, "period": month_label(period)})
     return ""
 
 
@@ -769,8 +753,7 @@ def open_items(cms: list[Staff], today: dt.date, *, rules: RulesCache | None = N
                     f.pk,
                     f.status,
                     text=f.text,
-                    url=item_url("feedback", cm=cm, period=f.due, pk=f.pk)
-                    or (try_reverse(("work:visit_detail", (f.visit_id,))) if f.visit_id else ""),
+                    url=link("work:visit_detail", f.visit_id) if f.visit_id else "",  # needs are shown on their visit
                 )
             )
     return out

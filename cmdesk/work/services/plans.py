@@ -44,7 +44,7 @@ from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.kpi.selectors import run_query
 from cmdesk.org.choices import Role
-from cmdesk.org.models import OrgUnit, Staff
+from cmdesk.org.models import OrgUnit, Staff, staff_of
 from cmdesk.retail.choices import RetailerStatus
 from cmdesk.retail.models import Retailer, Route
 
@@ -402,11 +402,6 @@ def suggest_plan(cm: Staff, month: dt.date | str, today: dt.date | None = None) 
 
 
 # --- workflow ------------------------------------------------------------------------------------------------------
-def _staff_of(user: Any) -> Staff | None:
-    try:
-        return user.staff
-    except (AttributeError, Staff.DoesNotExist):
-        return None
 
 
 def focus_sort_key(row: PlanFocusRetailer) -> tuple:
@@ -419,7 +414,7 @@ def _check_owner(plan: MonthlyPlan, user: Any) -> None:
     """Only the plan's CM edits and submits it; anyone else who cannot see it gets a 404."""
     if not MonthlyPlan.objects.restrict(user, "view").filter(pk=plan.pk).exists():
         raise OutOfScope
-    staff = _staff_of(user)
+    staff = staff_of(user)
     if not has_model_perm(user, MonthlyPlan, "change") or staff is None or staff.pk != plan.cm_id:
         raise PermissionDenied(_("Only the plan's customer manager may change it."))
 
@@ -441,7 +436,7 @@ def _lock(plan: MonthlyPlan) -> MonthlyPlan:
 def plan_prepare(cm: Staff, month: dt.date | str, user: Any, today: dt.date | None = None) -> MonthlyPlan:
     """The CM's plan for ``month``: the existing one, or a new draft filled with the suggestions."""
     month = month_of(month)
-    staff = _staff_of(user)
+    staff = staff_of(user)
     if not has_model_perm(user, MonthlyPlan, "add") or staff is None or staff.pk != cm.pk:
         raise PermissionDenied(_("Only customer managers prepare their own monthly plans."))
     if cm.role != Role.CM or not cm.active:

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.http import Http404
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -86,10 +86,7 @@ def reminder_text(item: OpenItem, *, for_head: bool) -> str:
 
 
 def _fallback_url() -> str:
-    try:
-        return reverse("work:home")
-    except NoReverseMatch:
-        return ""
+    return reverse("work:home")
 
 
 def heads_of(cm: Staff, heads: list[Staff]) -> list[Staff]:

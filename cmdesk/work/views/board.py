@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 
 from cmdesk.core.scope import has_model_perm
 from cmdesk.org.choices import Role
-from cmdesk.org.models import Staff
+from cmdesk.org.models import staff_of
 from cmdesk.work.models import MonthlyPlan, PlannedVisit, VisitStatus
 from cmdesk.work.rules import next_month, previous_month
 from cmdesk.work.services.board import (
@@ -39,18 +39,10 @@ from cmdesk.work.services.board import (
     open_items,
     parse_month,
     sort_rows,
-    try_reverse,
 )
 from cmdesk.work.services.reminders import reminder_mark_read, reminders_for, reminders_mark_all_read
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _staff(user) -> Staff | None:
-    try:
-        return user.staff
-    except Staff.DoesNotExist:
-        return None
 
 
 # ---- the CM's work home ----------------------------------------------------------------------------------------------
@@ -58,7 +50,7 @@ def _staff(user) -> Staff | None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request.user)
+    staff = staff_of(request.user)
     if staff is None or staff.role != Role.CM or not staff.active:
         if has_model_perm(request.user, MonthlyPlan, "view"):
             return redirect("work:board")
@@ -73,8 +65,8 @@ def home(request: HttpRequest) -> HttpResponse:
     for pv in planned:
         visit = getattr(pv, "visit", None)
         pv.state = visit.status if visit is not None else "planned"
-        pv.visit_url = try_reverse(("work:visit_detail", (visit.pk,))) if visit is not None else ""
-        pv.url = try_reverse(("work:planned_detail", (pv.pk,))) or pv.retailer.get_absolute_url()
+        pv.visit_url = reverse("work:visit_detail", args=[visit.pk]) if visit is not None else ""
+        pv.url = reverse("work:planned_detail", args=[pv.pk])
     own = board(request.user, today, today=today)
     row = own.rows[0] if own.rows else None
     items = sorted(open_items([staff], today, rules=RulesCache()), key=lambda i: (not i.overdue, i.due_date))
@@ -83,7 +75,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "today": today,
         "planned": planned,
         "planned_done": sum(1 for pv in planned if pv.state == VisitStatus.DONE),
-        "today_url": try_reverse(("work:today", ())),
+        "today_url": reverse("work:today"),
         "row": row,
         "month": own.label,
         "items": items,
@@ -163,7 +155,7 @@ def board_view(request: HttpRequest) -> HttpResponse:
         "prev_url": _board_url(previous_month(result.month), sort),
         "next_url": _board_url(next_month(result.month), sort),
         "export_url": f"{reverse('work:board_export')}?{urlencode({'month': result.label, 'sort': sort})}",
-        "is_cm": getattr(_staff(request.user), "role", None) == Role.CM,
+        "is_cm": getattr(staff_of(request.user), "role", None) == Role.CM,
     }
     return render(request, "work/board/board.html", context)
 

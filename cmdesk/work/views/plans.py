@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm
 from cmdesk.core.views import apply_validation_error
+from cmdesk.org.models import staff_of
 
 from ..forms_plans import DecisionForm, DeptTargetForm, PlanEditForm, PrepareForm
 from ..models import DeptTarget, MonthlyPlan, PlanStatus
@@ -46,13 +47,6 @@ STATUS_COLOURS = {
     PlanStatus.APPROVED: "success",
     PlanStatus.RETURNED: "warning",
 }
-
-
-def _staff(user: Any) -> Any:
-    try:
-        return user.staff
-    except Exception:  # noqa: BLE001 - no staff profile (an administrator)
-        return None
 
 
 def _check_view(request: HttpRequest) -> None:
@@ -106,7 +100,7 @@ def explain(basis: dict[str, Any]) -> str:
 def plan_list(request: HttpRequest) -> HttpResponse:
     _check_view(request)
     user = request.user
-    staff = _staff(user)
+    staff = staff_of(user)
     upcoming = svc.next_plan_month()
     if staff is not None and staff.role == "cm":
         plans = list(MonthlyPlan.objects.restrict(user, "view").filter(cm=staff).order_by("-month"))
@@ -157,7 +151,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 def plan_prepare(request: HttpRequest) -> HttpResponse:
     if not has_model_perm(request.user, MonthlyPlan, "add"):
         raise PermissionDenied
-    staff = _staff(request.user)
+    staff = staff_of(request.user)
     form = PrepareForm(request.POST)
     if staff is None or not form.is_valid():
         messages.error(request, _("Choose a month for the plan."))
@@ -183,7 +177,7 @@ def _lines(plan: MonthlyPlan) -> dict[str, Any]:
 
 
 def _owner(request: HttpRequest, plan: MonthlyPlan) -> bool:
-    staff = _staff(request.user)
+    staff = staff_of(request.user)
     return staff is not None and staff.pk == plan.cm_id and has_model_perm(request.user, MonthlyPlan, "change")
 
 

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, in_scope
 from cmdesk.org.choices import Role
-from cmdesk.org.models import Staff
+from cmdesk.org.models import staff_of
 
 from ..forms_summaries import SummaryCommentForm, SummaryDraftForm, SummarySectionsForm
 from ..models import Summary, SummaryKind, SummaryStatus
@@ -35,13 +35,6 @@ from ..services.docx_export import CONTENT_TYPE, docx_filename, summary_docx
 from ..services.drafting import SECTIONS
 
 LIST_LIMIT = 200
-
-
-def _staff(user) -> Staff | None:
-    try:
-        return user.staff
-    except Staff.DoesNotExist:
-        return None
 
 
 def _get(request: HttpRequest, pk: int, action: str = "view") -> Summary:
@@ -71,7 +64,7 @@ def summary_list(request: HttpRequest) -> HttpResponse:
     cm_id = request.GET.get("cm") or ""
     if cm_id.isdigit():
         queryset = queryset.filter(cm_id=int(cm_id))
-    staff = _staff(request.user)
+    staff = staff_of(request.user)
     is_cm = staff is not None and staff.role == Role.CM
     rows = []
     for s in queryset[:LIST_LIMIT]:
@@ -109,7 +102,7 @@ def summary_list(request: HttpRequest) -> HttpResponse:
 def summary_draft_view(request: HttpRequest) -> HttpResponse:
     if not has_model_perm(request.user, Summary, "add"):
         raise PermissionDenied
-    staff = _staff(request.user)
+    staff = staff_of(request.user)
     form = SummaryDraftForm(request.POST)
     if staff is None or not form.is_valid():
         messages.error(request, _("Choose a kind and a period to draft."))

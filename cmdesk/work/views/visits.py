@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, in_scope
 from cmdesk.org.choices import Role
-from cmdesk.org.models import Staff
+from cmdesk.org.models import Staff, staff_of
 from cmdesk.retail.models import Retailer
 
 from ..forms_visits import (
@@ -57,13 +57,6 @@ from ..services import visits as visit_service
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
 
-def _staff(request: HttpRequest) -> Staff | None:
-    try:
-        return request.user.staff
-    except (Staff.DoesNotExist, AttributeError):
-        return None
-
-
 def _is_cm(staff: Staff | None) -> bool:
     return staff is not None and staff.role == Role.CM
 
@@ -75,7 +68,7 @@ def _need(request: HttpRequest, model: type, action: str = "view") -> None:
 
 def _pick_cm(request: HttpRequest) -> tuple[Staff | None, list[Staff]]:
     """The CM whose records the page shows: the user itself for a CM, else ``?cm=`` among the CMs in scope."""
-    staff = _staff(request)
+    staff = staff_of(request.user)
     if _is_cm(staff):
         return staff, []
     cms = list(
@@ -152,7 +145,7 @@ def _week_context(request: HttpRequest, cm: Staff, monday: datetime.date, errors
     can_edit = (
         in_scope(request.user, arrangement, "change")
         if arrangement is not None
-        else (_staff(request) == cm and has_model_perm(request.user, WeekArrangement, "add"))
+        else (staff_of(request.user) == cm and has_model_perm(request.user, WeekArrangement, "add"))
     )
     month = arrange_service.arrangement_month(monday)
     return {
@@ -207,7 +200,7 @@ def _week_response(
 
 
 def _own_cm(request: HttpRequest) -> Staff:
-    staff = _staff(request)
+    staff = staff_of(request.user)
     if not _is_cm(staff):
         raise PermissionDenied
     return staff
@@ -377,7 +370,7 @@ def planned_detail(request: HttpRequest, pk: int) -> HttpResponse:
     made = Visit.objects.filter(planned=planned).first()
     if made is not None:
         return redirect("work:visit_detail", pk=made.pk)
-    staff = _staff(request)
+    staff = staff_of(request.user)
     if staff != planned.cm or not has_model_perm(request.user, Visit, "add"):
         raise PermissionDenied
     return _checkin_page(request, planned.cm, planned.retailer, planned)
@@ -665,7 +658,7 @@ def visit_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "work/visits/visit_list.html",
-        {"form": form, "page": page, "query": query.urlencode(), "show_cm": not _is_cm(_staff(request))},
+        {"form": form, "page": page, "query": query.urlencode(), "show_cm": not _is_cm(staff_of(request.user))},
     )
 
 
@@ -694,7 +687,6 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("week/", week, name="week"),
-    path("week/", week, name="arrangement_list"),  # ?cm=&week=: the name the board links to
     path("week/generate/", week_generate, name="week_generate"),
     path("week/submit/", week_submit, name="week_submit"),
     path("week/planned/add/", planned_add, name="planned_add"),
