@@ -8,6 +8,11 @@ from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
 from cmdesk.kpi.api import IndicatorListView, KpiView
 from cmdesk.org.api.views import OrgUnitViewSet, StaffViewSet
 from cmdesk.retail.api.views import RetailerViewSet, RouteViewSet
+from cmdesk.supply.api import alerts as supply_alerts
+from cmdesk.supply.api import allocation as supply_allocation
+from cmdesk.supply.api import classes as supply_classes
+from cmdesk.supply.api import forecasts as supply_forecasts
+from cmdesk.supply.api import tiers as supply_tiers
 from cmdesk.work.api import board as work_board
 from cmdesk.work.api import plans as work_plans
 from cmdesk.work.api import summaries as work_summaries
@@ -20,7 +25,19 @@ router.register("routes", RouteViewSet, basename="route")
 router.register("retailers", RetailerViewSet, basename="retailer")
 router.register("products", ProductViewSet, basename="product")
 router.register("price-classes", PriceBandViewSet, basename="priceband")
-WORK_API = (work_plans, work_visits, work_summaries, work_board, assess_runs, assess_spotchecks)
+WORK_API = (
+    work_plans,
+    work_visits,
+    work_summaries,
+    work_board,
+    assess_runs,
+    assess_spotchecks,
+    supply_tiers,
+    supply_classes,
+    supply_allocation,
+    supply_forecasts,
+    supply_alerts,
+)
 for part in WORK_API:
     part.register(router)
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "cmdesk.kpi",
     "cmdesk.work",
     "cmdesk.assess",
+    "cmdesk.supply",
     "cmdesk.demo",
 ]
 

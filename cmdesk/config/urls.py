@@ -14,4 +14,5 @@ urlpatterns = [
     path("kpi/", include("cmdesk.kpi.urls")),
     path("work/", include("cmdesk.work.urls")),
     path("assess/", include("cmdesk.assess.urls")),
+    path("supply/", include("cmdesk.supply.urls")),
 ]

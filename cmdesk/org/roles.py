@@ -89,6 +89,53 @@ _ASSESS_CENTRE = [
     "assess.change_spotfinding",
 ]
 
+# The supply side. CMs read their retailers' tiers, classes, allotments, forecasts and alerts, adjust allotments (logged)
+# and refer alerts; heads and clerks also run the recomputes and allocations of their unit; the centre owns the schemes
+# and rules. Inspectors read the alerts of their area and answer the referrals sent to them.
+_SUPPLY_READ = [
+    "supply.view_tierscheme",
+    "supply.view_tierrun",
+    "supply.view_tierscore",
+    "supply.view_classscheme",
+    "supply.view_retailerclass",
+    "supply.view_allocation",
+    "supply.view_allocationline",
+    "supply.view_allocationadjustment",
+    "supply.view_forecastrun",
+    "supply.view_forecast",
+    "supply.view_alertrules",
+    "supply.view_alert",
+    "supply.view_referral",
+]
+_SUPPLY_CM = [*_SUPPLY_READ, "supply.adjust_allocationline", "supply.change_alert", "supply.refer_alert"]
+_SUPPLY_HEAD = [
+    *_SUPPLY_CM,
+    "supply.add_tierrun",
+    "supply.add_allocation",
+    "supply.change_allocation",
+    "supply.publish_allocation",
+    "supply.add_forecastrun",
+    "supply.add_alert",
+]
+_SUPPLY_CLERK = [*_SUPPLY_HEAD]
+_SUPPLY_CENTRE = [
+    *_SUPPLY_HEAD,
+    "supply.apply_tierrun",
+    "supply.add_tierscheme",
+    "supply.change_tierscheme",
+    "supply.add_classscheme",
+    "supply.change_classscheme",
+    "supply.change_retailerclass",
+    "supply.add_alertrules",
+    "supply.change_alertrules",
+]
+_SUPPLY_INSPECTOR = [
+    "supply.view_alertrules",
+    "supply.view_alert",
+    "supply.view_referral",
+    "supply.answer_referral",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CM: [
         *_REFERENCE_VIEW,
@@ -101,6 +148,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "retail.view_tierchange",
         *_WORK_CM,
         *_ASSESS_CM,
+        *_SUPPLY_CM,
     ],
     Role.HEAD: [
         *_REFERENCE_VIEW,
@@ -118,6 +166,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.view_orderimport",
         *_WORK_HEAD,
         *_ASSESS_HEAD,
+        *_SUPPLY_HEAD,
     ],
     Role.CLERK: [
         *_REFERENCE_VIEW,
@@ -136,6 +185,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.add_orderimport",
         *_WORK_READ,
         *_ASSESS_CLERK,
+        *_SUPPLY_CLERK,
     ],
     Role.CENTRE: [
         *_REFERENCE_VIEW,
@@ -158,9 +208,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sales.add_orderimport",
         *_WORK_HEAD,
         *_ASSESS_CENTRE,
+        *_SUPPLY_CENTRE,
     ],
     # Inspectors read their area's retailers and routes; nothing of staff careers or (later) assessments.
-    Role.INSPECTOR: [*_REFERENCE_VIEW, "retail.view_route", "retail.view_retailer"],
+    Role.INSPECTOR: [*_REFERENCE_VIEW, "retail.view_route", "retail.view_retailer", *_SUPPLY_INSPECTOR],
     Role.ADMIN: [],  # administrators are superusers
 }
 

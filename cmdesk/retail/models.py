@@ -150,6 +150,15 @@ class Retailer(models.Model):
         choices=SettlementMethod.choices,
         default=SettlementMethod.ONLINE_TRANSFER,
     )
+    display_fixtures = models.PositiveSmallIntegerField(
+        _("display fixtures"), null=True, blank=True, help_text=_("cigarette counters and display cabinets")
+    )
+    settlement_account = models.CharField(
+        _("settlement account"),
+        max_length=34,
+        blank=True,
+        help_text=_("bank account the orders are paid from; shown masked, used to find shared accounts"),
+    )
     tier = models.PositiveSmallIntegerField(
         _("tier"),
         null=True,

@@ -59,6 +59,7 @@ class RetailerSerializer(serializers.ModelSerializer):
             "market_type",
             "business_format",
             "floor_area",
+            "display_fixtures",
             "order_method",
             "settlement_method",
             "tier",

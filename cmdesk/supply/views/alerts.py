@@ -1,0 +1,5 @@
+"""Pages: alerts (filled in by its owner)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

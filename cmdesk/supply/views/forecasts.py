@@ -1,0 +1,5 @@
+"""Pages: forecasts (filled in by its owner)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
