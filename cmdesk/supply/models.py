@@ -263,6 +263,7 @@ class AllocationVariant(models.TextChoices):
     TIER_MARKET = "tier_market", _("By tier and market type")
     TIER_FORMAT = "tier_format", _("By tier and format")
     TIER_AREA = "tier_area", _("By tier and area")
+    TIER_CLASS = "tier_class", _("By tier and retailer class (4+X)")
 
 
 class AllocationStatus(models.TextChoices):
@@ -558,6 +559,13 @@ class Alert(models.Model):
     """An order-anomaly warning: what was measured, against which threshold, and what became of it."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=AlertKind.choices)
+    key = models.CharField(
+        _("key"),
+        max_length=120,
+        unique=True,
+        editable=False,
+        help_text=_("kind, subject and period: detecting the same thing twice updates one alert"),
+    )
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("org unit"))
     retailer = models.ForeignKey(
         Retailer, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts", verbose_name=_("retailer")
@@ -593,13 +601,6 @@ class Alert(models.Model):
         verbose_name = _("alert")
         verbose_name_plural = _("alerts")
         ordering = ["-period_end", "-severity", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["kind", "org_unit", "retailer", "product", "period_start"],
-                name="one_alert_per_kind_subject_period",
-                nulls_distinct=False,
-            )
-        ]
         indexes = [models.Index(fields=["status", "period_end"], name="alert_status_end")]
         permissions = [("refer_alert", _("Can refer an alert to the inspector"))]
 
