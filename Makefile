@@ -39,7 +39,7 @@ test: $(STAMP)
 
 # The database-facing tests against PostgreSQL (127.0.0.1:5432, database `test`; Django creates test_test).
 test-postgres: $(STAMP)
-	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} CMDESK_DEV_SECRET=1 $(BIN)/pytest -m "not browser and not spark"
+	DATABASE_URL=$${PG_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} CMDESK_DEV_SECRET=1 $(BIN)/pytest -m "not browser and not spark and not libreoffice"
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -1,5 +1,6 @@
 """Suite-wide test settings: a fast password hasher, a temporary data directory, and for the browser tests a
-phone-sized Chromium page (the marker is skipped where no Chromium is installed)."""
+phone-sized Chromium page (the marker is skipped where no Chromium is installed; likewise the LibreOffice tests
+without ``soffice``)."""
 
 import os
 import shutil
@@ -19,12 +20,22 @@ def _data_dir(settings, tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    if shutil.which("chromium") or os.environ.get("CI") == "true":
+    if os.environ.get("CI") == "true":
         return
-    skip = pytest.mark.skip(reason="chromium is not installed (apt-get install chromium); CI installs it")
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(skip)
+    skips = {
+        "browser": (shutil.which("chromium"), "chromium is not installed (apt-get install chromium); CI installs it"),
+        "libreoffice": (
+            shutil.which("soffice"),
+            "LibreOffice is not installed (apt-get install libreoffice-calc-nogui); CI installs it",
+        ),
+    }
+    for marker, (installed, reason) in skips.items():
+        if installed:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import runs, spotchecks
+from .views import runs, schemes, spotchecks
 
 app_name = "assess"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="assess:run_list", permanent=False), name="index"),
     *runs.urlpatterns,
     *spotchecks.urlpatterns,
+    *schemes.urlpatterns,
 ]

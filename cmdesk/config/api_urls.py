@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from cmdesk.assess.api import runs as assess_runs
+from cmdesk.assess.api import schemes as assess_schemes
 from cmdesk.assess.api import spotchecks as assess_spotchecks
 from cmdesk.catalog.api.views import PriceBandViewSet, ProductViewSet
 from cmdesk.kpi.api import IndicatorListView, KpiView
@@ -31,6 +32,7 @@ WORK_API = (
     work_summaries,
     work_board,
     assess_runs,
+    assess_schemes,
     assess_spotchecks,
     supply_tiers,
     supply_classes,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext as _
 
-from cmdesk.assess.models import ItemCategory, ItemGroup, Rule, Scheme, SchemeItem, SchemeStatus, Source
+from cmdesk.assess.models import ItemCategory, ItemGroup, Rule, Run, Scheme, SchemeItem, SchemeStatus, Source
 from cmdesk.core.audit import acting_as
 from cmdesk.org.models import OrgUnit
 
@@ -360,3 +362,134 @@ def default_scheme(
         )
         SchemeItem.objects.bulk_create(SchemeItem(scheme=scheme, **spec) for spec in DEFAULT_ITEMS)
     return activate(scheme, user)
+
+
+# ---- editing a draft's items (the scheme pages and the API) ----------------------------------------------------
+
+
+def is_editable(scheme: Scheme) -> bool:
+    """A draft no run has used; anything else is changed through a new version."""
+    return scheme.status == SchemeStatus.DRAFT and not Run.objects.filter(scheme=scheme).exists()
+
+
+def check_item(row: dict[str, Any]) -> dict[str, list[str]]:
+    """One item's problems by field, from the scoring services' checks; empty when the row is fine on its own."""
+    errors: dict[str, list[str]] = {}
+    metric = METRICS.get(row.get("metric") or "")
+    if metric is None:
+        errors["metric"] = [
+            _("Unknown metric %(metric)r; known: %(known)s.")
+            % {"metric": row.get("metric"), "known": ", ".join(sorted(METRICS))}
+        ]
+    rule = row.get("rule") or ""
+    if metric is not None and (rule == Rule.MANUAL) != (metric.code == "manual"):
+        errors["rule"] = [_("The manual metric goes with the manual rule and only with it.")]
+    if not isinstance(row.get("params") or {}, dict):
+        errors["params"] = [_("The metric parameters must be an object (a JSON dict).")]
+    weight = row.get("weight")
+    if weight is None or weight == "":
+        errors["weight"] = [_("Give the weight in points.")]
+        return errors
+    try:
+        weight = Decimal(str(weight))
+    except (InvalidOperation, ValueError):
+        errors["weight"] = [_("The weight must be a number.")]
+        return errors
+    if weight < 0:
+        errors["weight"] = [_("The weight must be 0 or more.")]
+        return errors
+    try:
+        validate_rule(rule, row.get("rule_params") or {}, weight)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    return errors
+
+
+def _item_from(scheme: Scheme, row: dict[str, Any], position: int, existing: dict[int, SchemeItem]) -> SchemeItem:
+    item = existing.get(row.get("id") or 0) or SchemeItem(scheme=scheme)
+    item.code = row["code"]
+    item.name = row["name"]
+    item.group = row["group"]
+    item.category = row["category"]
+    item.weight = Decimal(str(row["weight"]))
+    item.metric = row["metric"]
+    item.source = METRICS[row["metric"]].source if row["metric"] in METRICS else row.get("source", "")
+    item.params = row.get("params") or {}
+    item.rule = row["rule"]
+    item.rule_params = row.get("rule_params") or {}
+    item.adjust_season = bool(row.get("adjust_season"))
+    item.adjust_potential = bool(row.get("adjust_potential"))
+    item.position = position
+    return item
+
+
+def save_draft_items(
+    scheme: Scheme,
+    rows: list[dict[str, Any]],
+    user: Any,
+    *,
+    valid_from: dt.date | None = None,
+    description: str | None = None,
+) -> Scheme:
+    """Replace a draft's items by ``rows`` (``id`` keeps an item, a missing id adds one, an absent item is deleted).
+
+    Refused (ValidationError naming the scheme) when the scheme is active, retired or already used by a run; the rows
+    must pass :func:`check_item` each and ``validate_items`` together (weights summing to exactly 100)."""
+    with transaction.atomic(), acting_as(user):
+        scheme = Scheme.objects.select_for_update().get(pk=scheme.pk)
+        if not is_editable(scheme):
+            raise ValidationError(
+                {
+                    "scheme": _(
+                        "%(scheme)s is %(status)s or has been used to score a month: it cannot change. "
+                        "Make a new version and edit that."
+                    )
+                    % {"scheme": scheme, "status": scheme.get_status_display()}
+                }
+            )
+        row_errors = []
+        for n, row in enumerate(rows, 1):
+            for field, messages in check_item(row).items():
+                row_errors.extend(
+                    _("Item %(n)s (%(code)s), %(field)s: %(msg)s")
+                    % {"n": n, "code": row.get("code") or "?", "field": field, "msg": m}
+                    for m in messages
+                )
+        if row_errors:
+            raise ValidationError({"items": row_errors})
+        existing = {it.pk: it for it in scheme.items.all()}
+        unknown = sorted({r["id"] for r in rows if r.get("id")} - set(existing))
+        if unknown:
+            raise ValidationError(
+                {"items": [_("Items %(ids)s do not belong to %(scheme)s.") % {"ids": unknown, "scheme": scheme}]}
+            )
+        last = max((row.get("position") or 0 for row in rows), default=0)
+        items = []
+        for row in rows:  # a row without a position goes after the others
+            if not row.get("position"):
+                last += 1
+            items.append(_item_from(scheme, row, row.get("position") or last, existing))
+        validate_items(items)
+        keep = {it.pk for it in items if it.pk}
+        for pk, old in existing.items():
+            if pk not in keep:
+                old.delete()
+        # Codes may move between kept rows (a swap); free them first so the unique (scheme, code) constraint holds.
+        moved = [it for it in items if it.pk and existing[it.pk].code != it.code]
+        if moved:
+            SchemeItem.objects.filter(pk__in=[it.pk for it in moved]).update(
+                code=Concat(Value("~"), Cast("pk", output_field=CharField()))
+            )
+        for it in items:
+            it.save()
+        changed = []
+        if valid_from is not None and valid_from != scheme.valid_from:
+            scheme.valid_from = valid_from
+            changed.append("valid_from")
+        if description is not None and description != scheme.description:
+            scheme.description = description
+            changed.append("description")
+        if changed:
+            scheme.save(update_fields=changed)
+    return scheme
