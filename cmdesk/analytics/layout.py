@@ -71,7 +71,7 @@ RETAILER_DIM_SCHEMA = pa.schema(
         pa.field("market_type", pa.string(), nullable=False),  # urban | rural
         pa.field("business_format", pa.string(), nullable=False),
         pa.field("order_method", pa.string(), nullable=False),
-        pa.field("tier", pa.int32(), nullable=False),
+        pa.field("tier", pa.int32()),  # null until the retailer is first tiered
         pa.field("status", pa.string(), nullable=False),
         pa.field("opened_on", pa.date32()),
         pa.field("closed_on", pa.date32()),

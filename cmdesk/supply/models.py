@@ -84,6 +84,27 @@ def default_initial_rules() -> dict:
     }
 
 
+def default_ability_rules() -> dict:
+    """The operating-ability component (0..1): a weighted mean of four parts, each 0..1.
+
+    ``area``: floor area ÷ ``area_full`` m² (capped at 1); ``fixtures``: display fixtures ÷ ``fixtures_full``;
+    ``format``: a value per business format; ``regularity``: share of the window's weeks with an order."""
+    return {
+        "parts": {"area": 0.25, "fixtures": 0.25, "format": 0.2, "regularity": 0.3},
+        "area_full": 80,
+        "fixtures_full": 4,
+        "format": {
+            "grocery": 0.4,
+            "convenience": 0.7,
+            "supermarket": 0.9,
+            "mall": 1.0,
+            "tobacco_liquor": 1.0,
+            "entertainment": 0.5,
+            "other": 0.3,
+        },
+    }
+
+
 class TierScheme(models.Model):
     """How tiers are computed for an org unit and everything under it (no org unit: the city default)."""
 
@@ -95,7 +116,9 @@ class TierScheme(models.Model):
         _("number of tiers"), default=30, validators=[MinValueValidator(2), MaxValueValidator(TIER_MAX)]
     )
     method = models.CharField(_("method"), max_length=16, choices=TierMethod.choices, default=TierMethod.WEIGHTED)
-    period = models.CharField(_("recompute period"), max_length=16, choices=TierPeriod.choices, default=TierPeriod.MONTH)
+    period = models.CharField(
+        _("recompute period"), max_length=16, choices=TierPeriod.choices, default=TierPeriod.MONTH
+    )
     window_months = models.PositiveSmallIntegerField(
         _("trailing window (months)"), default=3, validators=[MinValueValidator(1), MaxValueValidator(24)]
     )
@@ -103,6 +126,18 @@ class TierScheme(models.Model):
     volume_bands = models.JSONField(_("volume bands (cartons a month)"), default=default_volume_bands)
     price_bands = models.JSONField(_("price bands (yuan a carton)"), default=default_price_bands)
     initial_rules = models.JSONField(_("initial tier rules"), default=default_initial_rules)
+    ability_rules = models.JSONField(_("operating ability rules"), default=default_ability_rules)
+    shape = models.DecimalField(
+        _("tier shape"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.25")), MaxValueValidator(Decimal("4"))],
+        help_text=_(
+            "1: tiers of equal size; above 1: a pyramid, fewer retailers in the higher tiers "
+            "(a retailer whose share of retailers at or below it is u gets tier ⌈T × u^shape⌉)"
+        ),
+    )
     max_step = models.PositiveSmallIntegerField(
         _("largest change per recompute"),
         default=3,
@@ -117,7 +152,9 @@ class TierScheme(models.Model):
         verbose_name = _("tier scheme")
         verbose_name_plural = _("tier schemes")
         constraints = [
-            models.UniqueConstraint(fields=["org_unit"], condition=Q(org_unit__isnull=True), name="one_city_tier_scheme")
+            models.UniqueConstraint(
+                fields=["org_unit"], condition=Q(org_unit__isnull=True), name="one_city_tier_scheme"
+            )
         ]
 
     def __str__(self) -> str:
@@ -275,7 +312,9 @@ class AllocationStatus(models.TextChoices):
 class Allocation(models.Model):
     """Allocation of one scarce product (紧俏烟) for one order week over an org unit's retailers."""
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("product"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("product")
+    )
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("org unit"))
     week_start = models.DateField(_("order week (Monday)"))
     available = models.PositiveIntegerField(_("cartons available"))
@@ -291,6 +330,15 @@ class Allocation(models.Model):
     )
     selected = models.ManyToManyField(
         Retailer, blank=True, related_name="+", verbose_name=_("selected points"), db_table="supply_allocation_points"
+    )
+    tier_weights = models.JSONField(
+        _("tier weights"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "relative weight per tier, non-decreasing from the lowest tier up, e.g. {'30': 3, '20': 2, '10': 1}; "
+            "a tier without a weight takes the next lower tier's; empty: linear (tier − lowest tier served + 1)"
+        ),
     )
     segment_weights = models.JSONField(
         _("segment weights"),
@@ -331,7 +379,9 @@ class Allocation(models.Model):
         ordering = ["-week_start", "product__code", "id"]
         constraints = [
             models.UniqueConstraint(fields=["product", "org_unit", "week_start"], name="one_allocation_per_week"),
-            models.CheckConstraint(condition=Q(allotted_total__lte=models.F("available")), name="allotted_within_available"),
+            models.CheckConstraint(
+                condition=Q(allotted_total__lte=models.F("available")), name="allotted_within_available"
+            ),
         ]
         permissions = [
             ("publish_allocation", _("Can publish an allocation")),
@@ -356,14 +406,18 @@ class AllocationTier(models.Model):
         verbose_name = _("allocation tier")
         verbose_name_plural = _("allocation tiers")
         ordering = ["allocation", "segment", "-tier"]
-        constraints = [models.UniqueConstraint(fields=["allocation", "tier", "segment"], name="one_row_per_tier_segment")]
+        constraints = [
+            models.UniqueConstraint(fields=["allocation", "tier", "segment"], name="one_row_per_tier_segment")
+        ]
 
 
 class AllocationLine(models.Model):
     """One retailer's allotment (合理定量) in an allocation, its CM adjustment and, after the week, what it ordered."""
 
     allocation = models.ForeignKey(Allocation, on_delete=models.CASCADE, related_name="lines")
-    retailer = models.ForeignKey(Retailer, on_delete=models.PROTECT, related_name="allotments", verbose_name=_("retailer"))
+    retailer = models.ForeignKey(
+        Retailer, on_delete=models.PROTECT, related_name="allotments", verbose_name=_("retailer")
+    )
     tier = models.PositiveSmallIntegerField(_("tier"))
     segment = models.CharField(_("segment"), max_length=32, blank=True)
     quantity = models.PositiveIntegerField(_("allotted by tier"))
@@ -422,7 +476,9 @@ class ForecastRun(models.Model):
     models_tried = models.JSONField(_("models tried"), default=list)
     backtest_weeks = models.PositiveSmallIntegerField(_("backtest weeks"), default=8)
     metrics = models.JSONField(
-        _("metrics"), default=dict, help_text=_("accuracy of the chosen models and of the naive baseline; wins per model")
+        _("metrics"),
+        default=dict,
+        help_text=_("accuracy of the chosen models and of the naive baseline; wins per model"),
     )
     series = models.PositiveIntegerField(_("series"), default=0)
     seconds = models.FloatField(_("seconds"), default=0)
@@ -433,7 +489,9 @@ class ForecastRun(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = RestrictedManager()
-    scope_org_path = "org_unit__path"
+    # a head sees the runs that forecast its department's retailers (a city run too), a CM those of its retailers
+    # (both join the rows: use .distinct())
+    scope_org_path = "forecasts__retailer__route__org_unit__path"
     scope_cm = "forecasts__retailer__route__cm"
 
     class Meta:
@@ -449,7 +507,9 @@ class Forecast(models.Model):
     """One retailer's (or retailer × brand's) forecast for one week, with the model chosen and its backtest accuracy."""
 
     run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="forecasts")
-    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="forecasts", verbose_name=_("retailer"))
+    retailer = models.ForeignKey(
+        Retailer, on_delete=models.CASCADE, related_name="forecasts", verbose_name=_("retailer")
+    )
     brand = models.CharField(_("brand"), max_length=50, blank=True)
     week_start = models.DateField(_("week (Monday)"))
     model = models.CharField(_("model"), max_length=32)
@@ -468,12 +528,27 @@ class Forecast(models.Model):
         verbose_name_plural = _("forecasts")
         ordering = ["run", "retailer_id", "brand", "week_start"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "retailer", "brand", "week_start"], name="one_forecast_per_series_week")
+            models.UniqueConstraint(
+                fields=["run", "retailer", "brand", "week_start"], name="one_forecast_per_series_week"
+            )
         ]
         indexes = [models.Index(fields=["retailer", "week_start"], name="forecast_retailer_week")]
 
 
 # -------------------------------------------------------------------------------------------------------- alerts
+
+
+def default_holidays() -> list[dict]:
+    """Holidays screened by the alert rules: the Spring Festival (春节, first day of the lunar year) 2015–2035.
+
+    Configuration, not code: the centre edits the list (``[{"name": ..., "date": "YYYY-MM-DD"}]``) on the rules
+    page; the demo's calendar (cmdesk/demo/calendar.py) uses the same dates."""
+    dates = [
+        "2015-02-19", "2016-02-08", "2017-01-28", "2018-02-16", "2019-02-05", "2020-01-25", "2021-02-12",
+        "2022-02-01", "2023-01-22", "2024-02-10", "2025-01-29", "2026-02-17", "2027-02-06", "2028-01-26",
+        "2029-02-13", "2030-02-03", "2031-01-23", "2032-02-11", "2033-01-31", "2034-02-19", "2035-02-08",
+    ]  # fmt: skip
+    return [{"name": "春节", "date": d} for d in dates]
 
 
 class AlertPreset(models.TextChoices):
@@ -508,8 +583,33 @@ class AlertRules(models.Model):
     peer_ratio = models.DecimalField(
         _("growth below × the peer group's"), max_digits=5, decimal_places=2, default=Decimal("0.80")
     )
+    brand_min_cartons = models.PositiveIntegerField(
+        _("brand rules: ignore brands below (cartons a month)"), default=250
+    )
+    collapse_ratio = models.DecimalField(
+        _("collapse: month below × its 3-month average, relative to the peer group"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.50"),
+    )
+    peer_tier_band = models.PositiveSmallIntegerField(
+        _("peer group: tiers per band"), default=5, validators=[MinValueValidator(1), MaxValueValidator(TIER_MAX)]
+    )
+    peer_min_size = models.PositiveSmallIntegerField(_("peer group: at least (retailers)"), default=5)
     launch_weeks = models.PositiveSmallIntegerField(_("screen products launched within (weeks)"), default=8)
     holiday_weeks = models.PositiveSmallIntegerField(_("screen weeks around the Spring Festival"), default=5)
+    holidays = models.JSONField(
+        _("holidays screened"),
+        default=default_holidays,
+        blank=True,
+        help_text=_('[{"name": "春节", "date": "2026-02-17"}]'),
+    )
+    short_supply = models.DecimalField(
+        _("uneven arrivals: last month's supplied ÷ ordered below"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.90"),
+    )
     proxy_similarity = models.DecimalField(
         _("proxy ordering: order similarity at least"), max_digits=4, decimal_places=2, default=Decimal("0.80")
     )
@@ -529,7 +629,9 @@ class AlertRules(models.Model):
         verbose_name = _("alert rules")
         verbose_name_plural = _("alert rules")
         constraints = [
-            models.UniqueConstraint(fields=["org_unit"], condition=Q(org_unit__isnull=True), name="one_city_alert_rules")
+            models.UniqueConstraint(
+                fields=["org_unit"], condition=Q(org_unit__isnull=True), name="one_city_alert_rules"
+            )
         ]
 
     def __str__(self) -> str:

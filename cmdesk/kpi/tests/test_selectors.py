@@ -72,3 +72,19 @@ def test_records_change_reaches_the_snapshot():
     w.retailers[1].save()
     # the snapshot is re-exported on the next query, so retailer 2 now counts on route RB
     assert kpi(centre, "2026-10", scope="RB").one()["served"] == 2
+
+
+def test_a_retailer_not_yet_tiered_is_exported_with_a_null_tier(settings):
+    """A new retailer has no tier until the first recompute; the dimension snapshot keeps it (tier null)."""
+    import pyarrow.parquet as pq
+
+    from cmdesk.analytics.layout import dim_file
+    from cmdesk.core.tests.factories import RetailerFactory, RouteFactory, build_org_tree
+    from cmdesk.kpi.dims import export_dims
+
+    route = RouteFactory(org_unit=build_org_tree().area_a1)
+    tiered = RetailerFactory(route=route, tier=7)
+    newcomer = RetailerFactory(route=route, tier=None)
+    export_dims()
+    table = pq.read_table(dim_file(settings.CMDESK_DATA_DIR, "retailers"), columns=["retailer_id", "tier"])
+    assert dict(zip(*table.to_pydict().values(), strict=True)) == {tiered.pk: 7, newcomer.pk: None}
