@@ -410,6 +410,10 @@ class AllocationTier(models.Model):
             models.UniqueConstraint(fields=["allocation", "tier", "segment"], name="one_row_per_tier_segment")
         ]
 
+    def __str__(self) -> str:
+        segment = f" {self.segment}" if self.segment else ""
+        return f"D{self.tier}{segment}: {self.quantity} × {self.retailers}"
+
 
 class AllocationLine(models.Model):
     """One retailer's allotment (合理定量) in an allocation, its CM adjustment and, after the week, what it ordered."""
@@ -436,6 +440,9 @@ class AllocationLine(models.Model):
         ordering = ["allocation", "-tier", "retailer_id"]
         constraints = [models.UniqueConstraint(fields=["allocation", "retailer"], name="one_line_per_retailer")]
 
+    def __str__(self) -> str:
+        return f"{self.retailer.licence_no}: {self.final_quantity}"
+
 
 class AllocationAdjustment(models.Model):
     """A CM's (or head's) manual change of one retailer's allotment, with the reason (logged, never edited)."""
@@ -456,8 +463,10 @@ class AllocationAdjustment(models.Model):
         verbose_name_plural = _("allotment adjustments")
         ordering = ["-at", "-id"]
 
+    # ----------------------------------------------------------------------------------------------------- forecasts
 
-# ----------------------------------------------------------------------------------------------------- forecasts
+    def __str__(self) -> str:
+        return f"{self.line}: {self.quantity_from} → {self.quantity_to}"
 
 
 class ForecastLevel(models.TextChoices):
@@ -533,6 +542,10 @@ class Forecast(models.Model):
             )
         ]
         indexes = [models.Index(fields=["retailer", "week_start"], name="forecast_retailer_week")]
+
+    def __str__(self) -> str:
+        brand = f" {self.brand}" if self.brand else ""
+        return f"{self.retailer.licence_no}{brand} {self.week_start}: {self.quantity}"
 
 
 # -------------------------------------------------------------------------------------------------------- alerts
