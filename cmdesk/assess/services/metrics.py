@@ -63,7 +63,7 @@ from cmdesk.work.services.board import (
 )
 
 from .rules import fmt
-from .spotchecks import quarter_start
+from .spotchecks import quarter_label, quarter_start
 
 FOUR = Decimal("0.0001")
 HUNDRED = Decimal("100")
@@ -454,20 +454,68 @@ def m_volume_vs_target(ctx: Context, item: Any) -> dict[int, Measure]:  # noqa: 
 
 
 def m_forecast_accuracy(ctx: Context, item: Any) -> dict[int, Measure]:
-    """Forecasts are not recorded yet (issue 6): no data, for a manual rating."""
-    return {
-        cm.pk: Measure(
-            None,
+    """需求预测准确率 of the CM's retailers' weeks in the month (weeks whose Sunday falls in it), each week forecast by
+    the latest retailer-level run made before it: 1 − Σ|actual − forecast| ÷ Σ actual over the retailer-weeks with an
+    actual, clipped at 0, in percent (``cmdesk.supply.services.forecasts``). No forecasts: no data."""
+    from cmdesk.supply.services.forecasts import cm_month_accuracy, month_forecasts
+
+    mf = month_forecasts(ctx.month, Retailer.objects.filter(route__cm_id__in=ctx.ids), as_of=ctx.as_of)
+    per_cm = cm_month_accuracy(mf)
+    weeks = "、".join(f"{m:%m-%d}" for m in mf.mondays)
+    out = {}
+    for cm in ctx.cms:
+        url = link("supply:forecast_accuracy", query={"cm": cm.pk, "month": ctx.label})
+        acc = per_cm.get(cm.pk)
+        if acc is None:
+            out[cm.pk] = Measure(
+                None,
+                [
+                    ev(
+                        "record",
+                        _("no weekly forecasts of the CM's retailers for the weeks of %(m)s (%(w)s)")
+                        % {"m": ctx.label, "w": weeks},
+                        url,
+                        _("no data"),
+                    )
+                ],
+            )
+            continue
+        label = _("forecast accuracy of %(n)s retailers, weeks of %(m)s (%(w)s)") % {
+            "n": acc.retailers,
+            "m": ctx.label,
+            "w": weeks,
+        }
+        if acc.accuracy is None:
+            out[cm.pk] = Measure(
+                None,
+                [
+                    ev(
+                        "record",
+                        label,
+                        url,
+                        _("%(n)s forecasts, no week complete in the order data yet") % {"n": acc.forecasts},
+                    )
+                ],
+            )
+            continue
+        value = pct(acc.accuracy)
+        out[cm.pk] = Measure(
+            value,
             [
                 ev(
+                    "record",
+                    label,
+                    url,
+                    f"1 − {fmt(to_dec(acc.abs_error))} ÷ {fmt(to_dec(acc.actual))} = {fmt(value)}%",
+                ),
+                ev(
                     "note",
-                    _("Forecasts are not recorded in cmdesk yet (issue 6): rate this item by hand."),
-                    value=_("no data"),
-                )
+                    _("retailer-weeks measured / forecast; runs used"),
+                    value=f"{acc.measured} / {acc.forecasts}; " + ", ".join(f"#{r}" for r in acc.runs),
+                ),
             ],
         )
-        for cm in ctx.cms
-    }
+    return out
 
 
 # ---- work records ---------------------------------------------------------------------------------------------------
@@ -751,7 +799,7 @@ def m_spotcheck_findings(ctx: Context, item: Any) -> dict[int, Measure]:
     for cm in ctx.cms:
         mine = by_cm.get(cm.pk, [])
         total = sum((r["deduction"] for r in mine), Decimal("0"))
-        list_url = link("assess:spotcheck_list", query={"cm": cm.pk, "quarter": quarter.isoformat()})
+        list_url = link("assess:spotcheck_list", query={"cm": cm.pk, "quarter": quarter_label(quarter)})
         evidence = [
             ev(
                 "finding",

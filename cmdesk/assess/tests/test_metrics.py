@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.utils import translation
 
 from cmdesk.assess.models import FindingCategory
 from cmdesk.assess.services.metrics import METRICS, Context
@@ -51,10 +52,11 @@ def test_kpi_metrics_query_once_for_all_cms(world):
     assert c.queries == 2  # cached
 
 
-def test_forecast_accuracy_has_no_data(world):
-    got = METRICS["forecast_accuracy"].measure(ctx(world), It())
+def test_forecast_accuracy_without_forecasts_has_no_data(world):
+    with translation.override("en"):
+        got = METRICS["forecast_accuracy"].measure(ctx(world), It())
     assert got[world.cm1.pk].value is None
-    assert "issue 6" in got[world.cm1.pk].evidence[0]["label"]
+    assert got[world.cm1.pk].evidence[0]["label"].startswith("no weekly forecasts of the CM's retailers")
 
 
 def test_visit_coverage_and_duration(world):
@@ -109,6 +111,19 @@ def test_spotcheck_findings_published_of_the_quarter(world):
     assert got[world.cm1.pk].value == D("1.5")
     assert got[world.cm1.pk].evidence[1]["value"] == "−1.5"
     assert got[world.cm2.pk].value == D("0")
+    # the evidence opens the quarter's list filtered to the CM (the quarter as the list page reads it)
+    assert got[world.cm1.pk].evidence[0]["url"] == f"/assess/spotchecks/?cm={world.cm1.pk}&quarter=2026-Q4"
+
+
+def test_the_spot_check_list_filters_to_one_cm(world, client):
+    mine = make_spot_check(world, world.shops1[0], world.cm1, findings=[(FindingCategory.DISPLAY, False, "1")])
+    other = make_spot_check(world, world.shops2[0], world.cm2, findings=[(FindingCategory.DISPLAY, False, "1")])
+    client.force_login(world.head.user)
+    page = client.get("/assess/spotchecks/", {"cm": world.cm1.pk, "quarter": "2026-Q4"})
+    assert page.status_code == 200
+    shown = {row["check"].pk for row in page.context["rows"]}
+    assert shown == {mine.pk}
+    assert other.pk not in shown and not page.context["error"]
 
 
 def test_volume_target_split_and_adjusted(world):

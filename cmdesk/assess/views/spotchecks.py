@@ -71,10 +71,12 @@ def _quarter(request: HttpRequest) -> tuple[object, str]:
 def spotcheck_list(request: HttpRequest) -> HttpResponse:
     _need(request, SpotCheck)
     quarter, error = _quarter(request)
+    visible = svc.visible_spotchecks(request.user).filter(quarter=quarter)
+    cm_id = request.GET.get("cm", "")
+    if cm_id.isdigit():  # the assessment's evidence link: one CM's checks of the quarter
+        visible = visible.filter(cm_id=int(cm_id))
     checks = list(
-        svc.visible_spotchecks(request.user)
-        .filter(quarter=quarter)
-        .select_related("retailer", "cm", "checker")
+        visible.select_related("retailer", "cm", "checker")
         .prefetch_related("findings")
         .order_by("-date", "-id")[:LIST_LIMIT]
     )
