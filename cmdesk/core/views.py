@@ -368,13 +368,21 @@ def _home_city(user: Any, staff: Any) -> dict[str, Any]:
 def _home_inspector(user: Any, staff: Any) -> dict[str, Any]:
     from cmdesk.retail.choices import BusinessFormat, RetailerStatus
     from cmdesk.retail.models import Retailer
+    from cmdesk.supply.services.alerts import is_overdue, visible_referrals
 
     retailers = Retailer.objects.restrict(user, "view")
     by_status = _choice_counts(retailers, "status", RetailerStatus)
+    referrals = list(
+        visible_referrals(user)
+        .filter(outcome="")
+        .select_related("alert", "alert__retailer", "referred_by")
+        .order_by("deadline", "id")[:20]
+    )
     return {
         "by_status": by_status,
         "by_format": _choice_counts(retailers, "business_format", BusinessFormat),
         "retailer_total": sum(row["n"] for row in by_status),
+        "referrals": [{"ref": r, "overdue": is_overdue(r)} for r in referrals],
     }
 
 

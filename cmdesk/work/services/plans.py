@@ -349,9 +349,15 @@ def _focus_suggestions(cm: Staff, month: dt.date, today: dt.date) -> list[FocusS
     ):
         last_visits[rid] = at
     m = last.month
+    # Open (or referred) order-anomaly alerts of the CM's retailers: reason ANOMALY with the alert's sentence.
+    from cmdesk.supply.services.alerts import open_alerts_by_retailer
+
+    alerts = open_alerts_by_retailer([r.pk for r in retailers])
     out = []
     for r in retailers:
         found: dict[str, str] = {}
+        if r.pk in alerts:
+            found[FocusReason.ANOMALY] = f"{alerts[r.pk].get_kind_display()}：{alerts[r.pk].detail}"
         months = monthly.get(r.pk, {})
         now = months.get(last_label, 0)
         prev = [months.get(month_label(x), 0) for x in before[-1 - FALLING_MONTHS : -1]]

@@ -1,0 +1,199 @@
+"""Alerts end to end on the work world: detection (idempotent), the referral workflow, scope, pages and API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.tests.factories import PASSWORD, StaffFactory
+from cmdesk.org.choices import Role
+from cmdesk.supply.models import Alert, AlertKind, AlertPreset, AlertStatus, Referral, ReferralOutcome
+from cmdesk.supply.services import alerts as svc
+from cmdesk.work.models import FocusReason, Reminder
+from cmdesk.work.services.plans import suggest_plan
+from cmdesk.work.tests.world import SPIKE, SPIKE_DAY, build_work_world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def w():
+    world = build_work_world()
+    svc.detect_month("2026-10")
+    return world
+
+
+def login(staff) -> Client:
+    c = Client()
+    assert c.login(username=staff.user.username, password=PASSWORD)
+    return c
+
+
+def spike(w) -> Alert:
+    return Alert.objects.get(kind=AlertKind.ORDER_SPIKE, retailer=w.shops1[SPIKE])
+
+
+def test_detect_finds_the_spike_and_is_idempotent(w):
+    assert sorted(Alert.objects.values_list("key", flat=True)) == [
+        "day_share:*:红塔山:2026-10-13",
+        "day_share:*:芙蓉王:2026-10-06",
+        f"day_share:{w.tree.branch_a.pk}:红塔山:2026-10-13",
+        f"day_share:{w.tree.branch_a.pk}:芙蓉王:2026-10-06",
+        f"order_spike:r{w.shops1[SPIKE].pk}:2026-10-13",
+    ]
+    alert = spike(w)
+    assert (alert.org_unit, alert.period_start, alert.severity) == (w.route1.org_unit, SPIKE_DAY, 3)
+    assert alert.measured == {"order_id": alert.measured["order_id"], "cartons": 60, "average": 6.0,
+                              "orders_averaged": 3, "ratio": 10.0}  # fmt: skip
+    again = svc.detect_month("2026-10")
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 5)
+    assert Alert.objects.count() == 5
+    svc.alert_dismiss(w.cm1.user, alert, "婚宴采购")
+    svc.detect_month("2026-10")
+    alert.refresh_from_db()
+    assert (alert.status, alert.status_note) == (AlertStatus.DISMISSED, "张一: 婚宴采购")
+
+
+def test_rules_nearest_ancestor_and_province_preset(w):
+    city = svc.rules_for(w.route1.org_unit)
+    assert city.org_unit is None and city.preset == AlertPreset.NATIONAL
+    branch = svc.AlertRules.objects.create(org_unit=w.tree.branch_a, order_ratio="3.00")
+    assert svc.rules_for(w.route1.org_unit) == branch
+    assert svc.rules_for(w.route3.org_unit) == city
+    svc.province_preset(city, w.centre.user)
+    city.refresh_from_db()
+    assert (str(city.brand_month_growth), str(city.day_share), str(city.order_ratio), city.preset) == (
+        "0.75", "0.20", "2.50", "province",
+    )  # fmt: skip
+
+
+def test_refer_then_answer_closes(w):
+    alert = spike(w)
+    today = timezone.localdate()
+    ref = svc.alert_refer(w.cm1.user, alert, None, "请核查")
+    assert (ref.inspector, ref.deadline, ref.referred_by) == (w.inspector, today + dt.timedelta(days=7), w.cm1)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.REFERRED
+    with pytest.raises(ValidationError):
+        svc.alert_dismiss(w.cm1.user, alert, "x")  # no longer open
+    with pytest.raises(PermissionDenied):
+        svc.referral_answer(w.head.user, ref, ReferralOutcome.CONFIRMED, "x")
+    svc.referral_answer(w.inspector.user, ref, ReferralOutcome.CONFIRMED, "确认代订")
+    alert.refresh_from_db()
+    ref.refresh_from_db()
+    assert (alert.status, ref.outcome, ref.feedback) == (AlertStatus.CLOSED, "confirmed", "确认代订")
+    assert alert.status_note.endswith(": 确认代订")
+
+
+def test_overdue_highlighted_and_reminded(w):
+    today = timezone.localdate()
+    ref = svc.alert_refer(w.head.user, spike(w), today - dt.timedelta(days=2), "", today - dt.timedelta(days=10))
+    assert svc.is_overdue(ref) and list(svc.overdue_referrals()) == [ref]
+    assert svc.remind_overdue() == 2 and svc.remind_overdue() == 0
+    assert set(Reminder.objects.values_list("user_id", flat=True)) == {w.inspector.user_id, w.head.user_id}
+    page = login(w.inspector).get(reverse("supply:referral_list"))
+    assert f'data-referral="{ref.pk}" data-overdue="1"' in page.content.decode()
+    home = login(w.inspector).get(reverse("core:home")).content.decode()
+    assert f'data-referral="{ref.pk}" data-overdue="1"' in home
+
+
+def test_scope_cm_inspector_and_dismiss(w):
+    alert = spike(w)
+    assert login(w.cm1).get(reverse("supply:alert_detail", args=[alert.pk])).status_code == 200
+    assert login(w.cm2).get(reverse("supply:alert_detail", args=[alert.pk])).status_code == 404
+    assert login(w.cm2).get(f"/api/supply/alerts/{alert.pk}/").status_code == 404
+    other = StaffFactory(role=Role.INSPECTOR, org_unit=w.tree.branch_b, employee_no="insp-b")
+    assert login(other).get(reverse("supply:alert_detail", args=[alert.pk])).status_code == 404
+    insp = login(w.inspector)
+    assert insp.get(reverse("supply:alert_detail", args=[alert.pk])).status_code == 200
+    assert insp.post(reverse("supply:alert_dismiss", args=[alert.pk]), {"reason": "x"}).status_code == 403
+    assert insp.post(f"/api/supply/alerts/{alert.pk}/dismiss/", {"reason": "x"}).status_code == 403
+    with pytest.raises(OutOfScope):
+        svc.alert_dismiss(w.cm2.user, alert, "x")
+    r = login(w.cm1).post(f"/api/supply/alerts/{alert.pk}/refer/", {"note": "请核查"})
+    assert r.status_code == 200 and r.json()["status"] == "referred"
+    ref = Referral.objects.get(alert=alert)
+    r = insp.post(f"/api/supply/referrals/{ref.pk}/answer/", {"outcome": "explained", "feedback": "婚宴"})
+    assert r.status_code == 200 and r.json()["outcome"] == "explained"
+    assert login(other).get(f"/api/supply/referrals/{ref.pk}/").status_code == 404
+
+
+def test_pages_and_export(w):
+    c = login(w.head)
+    page = c.get(reverse("supply:alert_list"), {"kind": "order_spike"}).content.decode()
+    assert page.count("data-alert=") == 1
+    detail = c.get(reverse("supply:alert_detail", args=[spike(w).pk])).content.decode()
+    assert 'id="alert-chart"' in detail and 'id="alert-refer-form"' in detail
+    x = c.get(reverse("supply:alert_list_xlsx"))
+    assert x.status_code == 200 and x["Content-Type"].startswith("application/vnd.openxml")
+    assert login(w.centre).get(reverse("supply:alert_rules")).status_code == 200
+    r = login(w.centre).post(reverse("supply:alert_rules"), {"preset": "province"})
+    assert r.status_code == 302 and svc.city_rules().preset == "province"
+    assert login(w.cm1).post(reverse("supply:alert_rules"), {"preset": "province"}).status_code == 403
+
+
+def test_plan_focus_suggestion_shows_the_alert(w):
+    alert = spike(w)
+    focus = {f.retailer.pk: f for f in suggest_plan(w.cm1, "2026-11", today=dt.date(2026, 11, 1)).focus}
+    assert focus[w.shops1[SPIKE].pk].reason == FocusReason.ANOMALY
+    assert focus[w.shops1[SPIKE].pk].detail.startswith(f"{alert.get_kind_display()}：{alert.detail}")
+
+
+def test_evaluate_prints_precision_and_recall(w, settings, capsys):
+    shop = w.shops1[SPIKE]
+    planted = [
+        {"kind": "spike", "retailer_id": shop.pk, "start": "2026-10-13", "end": "2026-10-13"},
+        {"kind": "collapse", "retailer_id": w.shops1[0].pk, "start": "2026-09-01", "end": "2026-10-31"},
+        {"kind": "spike", "retailer_id": w.shops1[1].pk, "start": "2026-05-05", "end": "2026-05-05"},  # not evaluated
+    ]
+    (settings.CMDESK_DATA_DIR / "anomalies.json").write_text(json.dumps(planted))
+    call_command("alerts", "evaluate", "--from", "2026-09", "--to", "2026-10")
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == "order_spike            1        1     100.0%"
+    assert "all                    1        1     100.0%" in out
+    assert out[-4] == "all                    2        1      50.0%"
+    assert out[10] == "all but peer           1        1     100.0%"
+    assert out[12] == "(1 planted outside 2026-09..2026-10 left out)"
+    assert out[-3] == "brand alerts (not counted): day_share 8"
+    assert out[-1] == f"missed: collapse retailer {w.shops1[0].pk} 2026-09-01..2026-10-31"
+
+
+def test_rules_api(w):
+    r = login(w.inspector).get("/api/supply/alert-rules/city/")
+    assert r.status_code == 200 and r.json()["order_ratio"] == "2.00" and r.json()["holidays"][11] == {
+        "name": "春节", "date": "2026-02-17",
+    }  # fmt: skip
+    assert (
+        login(w.cm1)
+        .patch("/api/supply/alert-rules/city/", {"order_ratio": "2.5"}, content_type="application/json")
+        .status_code
+        == 403
+    )
+    c = login(w.centre)
+    r = c.patch("/api/supply/alert-rules/city/", {"order_ratio": "2.5"}, content_type="application/json")
+    assert r.status_code == 200 and svc.city_rules().order_ratio == Decimal("2.50")
+    r = c.patch(
+        "/api/supply/alert-rules/city/", {"holidays": [{"date": "2026-13-01"}]}, content_type="application/json"
+    )
+    assert r.status_code == 400
+    r = c.post("/api/supply/alert-rules/city/preset/", {"preset": "province"})
+    assert r.status_code == 200 and r.json()["day_share"] == "0.20"
+
+
+def test_demo_step(w):
+    from cmdesk.demo.supply_alerts import build_alerts_demo
+
+    Alert.objects.all().delete()
+    done = build_alerts_demo(as_of=dt.date(2026, 10, 31), seed=7)
+    assert done == {"months": 3, "alerts": Alert.objects.count(), "referrals": 1}
+    ref = Referral.objects.get()
+    assert (ref.alert.kind, ref.outcome, ref.alert.status) == (AlertKind.ORDER_SPIKE, "explained", AlertStatus.CLOSED)
