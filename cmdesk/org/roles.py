@@ -89,9 +89,9 @@ _ASSESS_CENTRE = [
     "assess.change_spotfinding",
 ]
 
-# The supply side. CMs read their retailers' tiers, classes, allotments, forecasts and alerts, adjust allotments (logged)
-# and refer alerts; heads and clerks also run the recomputes and allocations of their unit; the centre owns the schemes
-# and rules. Inspectors read the alerts of their area and answer the referrals sent to them.
+# The supply side. CMs read their retailers' tiers, classes, allotments, forecasts and alerts, adjust allotments
+# (logged) and refer alerts; heads and clerks also run the recomputes and allocations of their unit; the centre owns
+# the schemes and rules. Inspectors read the alerts of their area and answer the referrals sent to them.
 _SUPPLY_READ = [
     "supply.view_tierscheme",
     "supply.view_tierrun",
