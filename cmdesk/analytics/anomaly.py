@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -746,6 +746,12 @@ def _shared(ctx: _Ctx) -> None:
         )
 
 
+def pair_key(f: Finding) -> str:
+    """A shared account's subject whichever of the two shops is the smaller one this month (that can change)."""
+    low, high = sorted((f.retailer_id or 0, f.partner_id or 0))
+    return f"r{low}:r{high}"
+
+
 # --- evaluation against planted anomalies -------------------------------------------------------------------------
 
 FAMILIES: dict[str, frozenset[str]] = {
@@ -798,12 +804,24 @@ def evaluate(findings: Iterable[Finding], planted: Sequence[Planted]) -> Evaluat
         by_retailer.setdefault(p.retailer_id, []).append(p)
         ev.planted[p.kind] += 1
     hit: set[Planted] = set()
+    # One alert per key, as detection stores them: a shared account is a standing fact (one alert for the pair, over
+    # every month it was seen), anything else one alert per kind, subject and period.
+    merged: dict[tuple, Finding] = {}
     for f in findings:
         if f.retailer_id is None:
             continue
+        key = (f.kind, pair_key(f)) if f.kind == SHARED_ACCOUNT else (f.kind, f.subject, f.period_start)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = f
+        else:
+            start, end = min(seen.period_start, f.period_start), max(seen.period_end, f.period_end)
+            merged[key] = replace(seen, period_start=start, period_end=end)
+    for f in merged.values():
         ev.alerts[f.kind] += 1
         ok = False
-        for p in by_retailer.get(f.retailer_id, ()):
+        members = (f.retailer_id, f.partner_id) if f.kind == SHARED_ACCOUNT else (f.retailer_id,)
+        for p in (p for r in members for p in by_retailer.get(r, ())):
             if f.kind in FAMILIES.get(p.kind, ()) and f.period_start <= p.end and p.start <= f.period_end:
                 hit.add(p)
                 ok = True

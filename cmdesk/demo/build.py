@@ -531,6 +531,15 @@ class Builder:
                     search_key=search_key(shop, owner),
                 )
             )
+        # Display fixtures and settlement accounts come from their own stream, so the records above (and the orders
+        # built from them) are the same as before these fields existed.
+        side = np.random.default_rng([spec.seed, 0xF1C7])
+        fixtures = np.clip(np.round(np.log2(1 + area / 15) + side.normal(0, 0.6, n)), 0, 8).astype(int)
+        accounts = side.integers(10**15, 10**16, n)
+        for i, obj in enumerate(objs):
+            obj.display_fixtures = int(fixtures[i])
+            if obj.settlement_method != SettlementMethod.CASH:
+                obj.settlement_account = f"6217{accounts[i]:016d}"[:19]
         Retailer.objects.bulk_create(objs, batch_size=2000)
         self.retailer_scale = scale
         retailers = list(Retailer.objects.order_by("id").only("id", "tier", "opened_on"))
@@ -671,12 +680,30 @@ class Builder:
         result = generate_orders(
             retailers, products, as_of=spec.as_of, years=spec.years, seed=spec.seed, out_dir=data_dir, progress=report
         )
+        shared = self._share_proxy_accounts(result.anomalies)
         return {
             "lines": result.lines,
             "orders": result.orders,
             "months": len(result.months),
             "anomalies": len(result.anomalies),
+            "shared_accounts": shared,
         }
+
+    def _share_proxy_accounts(self, anomalies: list[dict]) -> int:
+        """Every other planted proxy orderer (代订代结算) pays from its big partner's settlement account, as
+        enforcement finds in practice; the others share nothing, so only their orders give them away."""
+        proxies = sorted(
+            (a for a in anomalies if a["kind"] == "proxy_ordering" and a.get("partner_retailer_id")),
+            key=lambda a: a["retailer_id"],
+        )
+        shared = 0
+        for a in proxies[::2]:
+            partner = Retailer.objects.filter(pk=a["partner_retailer_id"]).values_list("settlement_account", flat=True)
+            account = partner.first()
+            if account:
+                Retailer.objects.filter(pk=a["retailer_id"]).update(settlement_account=account)
+                shared += 1
+        return shared
 
 
 @transaction.atomic
@@ -685,8 +712,10 @@ def clear_records() -> None:
     from auditlog.models import LogEntry
 
     from cmdesk.demo.assess import clear_assess
+    from cmdesk.demo.supply import clear_supply
     from cmdesk.demo.work import clear_work
 
+    clear_supply()  # allocations, alerts and referrals protect retailers, products and staff
     clear_assess()  # assessment records protect staff, retailers and org units
     clear_work()  # work records protect staff and retailers
     TierChange.objects.all().delete()

@@ -42,7 +42,8 @@ def build_tiers_demo(as_of: dt.date, seed: int) -> dict[str, Any]:
     scheme = city_default()
     # the demo city's tiers were cut as a pyramid (fewer shops at the top, see cmdesk.demo.build): keep that shape
     scheme.shape = Decimal("1.40")
-    scheme.save(update_fields=["shape", "updated_at"])
+    scheme.hold_band = 1  # a one-tier wobble of the score does not move a retailer
+    scheme.save(update_fields=["shape", "hold_band", "updated_at"])
     city = OrgUnit.objects.get_root_nodes().first()
     run = recompute(city, as_of)
     computed = time.perf_counter()

@@ -26,6 +26,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cmdesk.catalog.models import Product
 from cmdesk.core.scope import RestrictedManager
@@ -137,6 +138,12 @@ class TierScheme(models.Model):
             "1: tiers of equal size; above 1: a pyramid, fewer retailers in the higher tiers "
             "(a retailer whose share of retailers at or below it is u gets tier ⌈T × u^shape⌉)"
         ),
+    )
+    hold_band = models.PositiveSmallIntegerField(
+        _("hold band"),
+        default=0,
+        validators=[MaxValueValidator(5)],
+        help_text=_("a retailer whose tier by score is this many tiers or fewer from its tier keeps it (0: none)"),
     )
     max_step = models.PositiveSmallIntegerField(
         _("largest change per recompute"),
@@ -305,7 +312,7 @@ class AllocationVariant(models.TextChoices):
 
 class AllocationStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    PUBLISHED = "published", _("Published")
+    PUBLISHED = "published", pgettext_lazy("allocation", "Published")
     CLOSED = "closed", _("Evaluated")
 
 

@@ -259,3 +259,19 @@ def test_evaluate_matches_families_and_dates():
     ]
     ev = A.evaluate(f, planted)
     assert (ev.precision(), ev.recall(), ev.recall("spike"), ev.precision(A.ORDER_SPIKE)) == (1 / 3, 0.5, 1.0, 1.0)
+
+
+def test_evaluate_counts_a_shared_account_once_over_the_months_it_was_seen():
+    """Detection keys a shared account by the pair alone (no period): evaluated month by month it is one alert."""
+    f = [
+        A.Finding(A.SHARED_ACCOUNT, D(2026, m, 1), D(2026, m, 28), {}, 2, retailer_id=5, partner_id=9)
+        for m in (6, 7, 8, 9, 10)
+    ] + [
+        # the same pair with the roles swapped (the partner was the smaller shop that month), and another pair
+        A.Finding(A.SHARED_ACCOUNT, D(2026, 11, 1), D(2026, 11, 30), {}, 2, retailer_id=9, partner_id=5),
+        A.Finding(A.SHARED_ACCOUNT, D(2026, 10, 1), D(2026, 10, 31), {}, 2, retailer_id=6, partner_id=9),
+    ]
+    planted = [A.Planted("proxy_ordering", 5, D(2026, 9, 14), D(2026, 10, 31))]
+    ev = A.evaluate(f, planted)
+    assert ev.alerts[A.SHARED_ACCOUNT] == 2 and ev.matched[A.SHARED_ACCOUNT] == 1
+    assert (ev.precision(), ev.recall()) == (0.5, 1.0)

@@ -41,7 +41,7 @@ class TierSchemeSerializer(serializers.ModelSerializer):
         model = TierScheme
         fields = [
             "id", "org_unit", "name", "tier_count", "method", "period", "window_months", "weights", "volume_bands",
-            "price_bands", "initial_rules", "ability_rules", "max_step", "shape", "updated_at", "text",
+            "price_bands", "initial_rules", "ability_rules", "max_step", "hold_band", "shape", "updated_at", "text",
         ]  # fmt: skip
         read_only_fields = ["id", "updated_at", "text"]
 

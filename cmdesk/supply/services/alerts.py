@@ -350,7 +350,7 @@ def describe(f: anomaly.Finding, th: anomaly.Thresholds) -> tuple[str, str]:
 def alert_key(f: anomaly.Finding, month: str) -> str:
     """Kind, subject and period. Shared accounts are a standing fact: their key has no period."""
     if f.kind == anomaly.SHARED_ACCOUNT:
-        return f"{f.kind}:{f.subject}"
+        return f"{f.kind}:{anomaly.pair_key(f)}"
     period = f.period_start.isoformat() if f.kind in (anomaly.ORDER_SPIKE, anomaly.DAY_SHARE) else month
     return f"{f.kind}:{f.subject}:{period}"
 

@@ -132,6 +132,8 @@ def validate_scheme(scheme: TierScheme) -> None:
         errors["window_months"] = [_("The window must be 1 to 24 months.")]
     if scheme.shape is None or not Decimal("0.25") <= Decimal(scheme.shape) <= 4:
         errors["shape"] = [_("The tier shape must be between 0.25 and 4 (1: tiers of equal size).")]
+    if scheme.hold_band is None or not 0 <= scheme.hold_band <= 5:
+        errors["hold_band"] = [_("The hold band must be 0 to 5 tiers.")]
     if scheme.max_step is None or scheme.max_step < 0:
         errors["max_step"] = [_("The largest change must be 0 (no limit) or more.")]
     _weights("weights", scheme.weights, WEIGHT_KEYS, errors)
@@ -277,6 +279,7 @@ def snapshot(scheme: TierScheme) -> dict[str, Any]:
         "initial_rules": scheme.initial_rules,
         "ability_rules": scheme.ability_rules,
         "max_step": scheme.max_step,
+        "hold_band": scheme.hold_band,
         "shape": str(scheme.shape),
     }
 
@@ -472,9 +475,15 @@ def _fmt0(value: float) -> str:
     return f"{value:,.0f}"
 
 
-def _change_text(before: int | None, computed: int, after: int, max_step: int) -> str:
+def _change_text(before: int | None, computed: int, after: int, max_step: int, held: int = 0) -> str:
     if before is None:
         return _("first tier D%(t)s") % {"t": after}
+    if held:
+        return _("stays at D%(t)s (D%(c)s by score, within the hold band of %(n)s)") % {
+            "t": after,
+            "c": computed,
+            "n": held,
+        }
     if after == before:
         if computed != before:
             return _("stays at D%(t)s (D%(c)s by score, at most %(n)s tiers a recompute)") % {
@@ -608,7 +617,7 @@ def recompute(
             )
 
     stats = {"retailers": len(rows), "scored": n_est, "new": 0, "up": 0, "down": 0, "unchanged": 0, "first": 0}
-    stats["capped"] = 0
+    stats["capped"] = stats["held"] = 0
     scores: list[TierScore] = []
     for i, r in enumerate(rows):
         before = r[1] if r[1] is not None and 1 <= r[1] <= TIER_MAX else None
@@ -628,10 +637,13 @@ def recompute(
                 "opened_on": r[2].isoformat() if r[2] else None,
             }
             stats["new"] += 1
-        after = capped(before, int(computed[i]), scheme.max_step, T)
-        if after != computed[i]:
+        held = before is not None and 0 < abs(int(computed[i]) - before) <= scheme.hold_band
+        after = before if held else capped(before, int(computed[i]), scheme.max_step, T)
+        if held:
+            stats["held"] += 1
+        elif after != computed[i]:
             stats["capped"] += 1
-        change = _change_text(before, int(computed[i]), after, scheme.max_step)
+        change = _change_text(before, int(computed[i]), after, scheme.max_step, scheme.hold_band if held else 0)
         if new[i]:
             why = (
                 _("new retailer (opened %(day)s)") % {"day": r[2].isoformat()}

@@ -106,6 +106,7 @@ def test_recompute_gives_the_hand_computed_tiers(world):
         "unchanged": 3,
         "first": 1,
         "capped": 0,
+        "held": 0,
     }
     with translation.override("en"):
         run2 = svc.recompute(world.tree.city, AS_OF)
@@ -165,6 +166,23 @@ def test_max_step_caps_the_move_and_the_reason_says_so(world):
     assert top.reason.endswith("up 1 tier to D2 (D4 by score, capped at 1)")
     assert run.stats["capped"] == 4  # shops 9-11 (D1/D2 → D4) and the quiet one (D3 → D1); the others move 1
     assert all(abs(s.tier_after - s.tier_before) <= 1 for s in run.scores.exclude(tier_before=None))
+
+
+def test_a_hold_band_keeps_a_one_tier_wobble(world):
+    scheme = svc.city_default()
+    scheme.hold_band = 1
+    scheme.save()
+    with translation.override("en"):
+        run = svc.recompute(world.tree.city, AS_OF)
+    moved = [s for s in run.scores.exclude(tier_before=None) if s.tier_computed != s.tier_before]
+    held = [s for s in moved if abs(s.tier_computed - s.tier_before) == 1]
+    assert held and run.stats["held"] == len(held)
+    for s in held:
+        assert s.tier_after == s.tier_before
+        assert s.reason.endswith(
+            f"stays at D{s.tier_before} (D{s.tier_computed} by score, within the hold band of 1)"
+        )
+    assert all(s.tier_after != s.tier_before for s in moved if abs(s.tier_computed - s.tier_before) > 1)
 
 
 def test_bands_method(world):

@@ -46,6 +46,7 @@ class Command(BaseCommand):
             o = result.orders
             self.stdout.write(f"Order facts: {o['lines']:,} lines in {o['orders']:,} orders over {o['months']} months")
         self._refresh_indicators(full=True)
+        self._supply(spec, progress)
         self._assessment(spec)
         self._print_logins(result.logins)
 
@@ -59,6 +60,12 @@ class Command(BaseCommand):
                 f"Indicator aggregates: {len(report.months)} months rebuilt, {len(report.removed)} removed "
                 f"in {report.seconds:.1f}s"
             )
+
+    def _supply(self, spec: DemoSpec, progress) -> None:
+        """Tiers, classes, allocations, forecasts and alerts (after the aggregates, before the assessment)."""
+        from cmdesk.demo.supply import build_supply_demo
+
+        build_supply_demo(as_of=spec.as_of, seed=spec.seed, progress=progress)
 
     def _assessment(self, spec: DemoSpec) -> None:
         """The default scheme, spot checks and the last complete month scored (after the aggregates: it reads them)."""
