@@ -39,3 +39,36 @@ def test_years_out_of_range_is_refused():
     with pytest.raises(CommandError, match="--years"):
         demo("--years", "11")
     assert not OrgUnit.objects.exists()
+
+
+def test_demo_with_orders_builds_the_supply_side_before_the_assessment():
+    """A year of orders: tiers recomputed and applied, classes, allocations evaluated with a planted unfair CM,
+    forecasts (one run scored), alerts with referrals; the assessment's forecast accuracy then has data."""
+    from cmdesk.assess.models import ScoreItem
+    from cmdesk.retail.models import TierChange
+    from cmdesk.supply.models import (
+        Alert,
+        Allocation,
+        AllocationStatus,
+        ForecastRun,
+        Referral,
+        RetailerClass,
+        RunStatus,
+        TierRun,
+    )
+
+    out = StringIO()
+    call_command("demo", "--scale", "county", "--years", "1", "--as-of", "2026-10-31", stdout=out)
+    output = out.getvalue()
+    assert "supply tiers" in output and "supply alerts" in output
+    run = TierRun.objects.get()
+    assert run.status == RunStatus.APPLIED and run.effective.isoformat() == "2026-11-01"
+    assert TierChange.objects.filter(source=TierChange.Source.RECOMPUTE).count() == run.stats["changed"] > 0
+    assert RetailerClass.objects.filter(code__regex=r"^[CX][ZBSNYFQ][123]$").exists()  # the 2008 preset
+    assert Allocation.objects.filter(status=AllocationStatus.CLOSED).exists()
+    assert "flagged CMs 1" in output
+    assert ForecastRun.objects.count() == 2
+    assert ForecastRun.objects.filter(metrics__realised__isnull=False).count() == 1
+    assert Alert.objects.exists() and Referral.objects.count() == 3
+    forecast_items = ScoreItem.objects.filter(scheme_item__metric="forecast_accuracy")
+    assert forecast_items.exists() and not forecast_items.filter(measured__isnull=True).exists()

@@ -65,6 +65,9 @@ class Command(BaseCommand):
         """Tiers, classes, allocations, forecasts and alerts (after the aggregates, before the assessment)."""
         from cmdesk.demo.supply import build_supply_demo
 
+        if spec.years == 0:
+            self.stdout.write("Supply: skipped (no order facts for tiers, allocations, forecasts or alerts)")
+            return
         build_supply_demo(as_of=spec.as_of, seed=spec.seed, progress=progress)
 
     def _assessment(self, spec: DemoSpec) -> None:
