@@ -22,7 +22,25 @@ def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
     return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
-class RestrictedModelViewSet(viewsets.ModelViewSet):
+class ServiceMixin:
+    """For viewsets that call services: out of scope is a 404, a refusal a 400 naming the fields."""
+
+    def handle_service(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except OutOfScope as exc:
+            raise Http404 from exc
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from exc
+
+    def body(self, serializer_class):
+        """The request body validated by ``serializer_class`` (400 with the field errors otherwise)."""
+        body = serializer_class(data=self.request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+
+class RestrictedModelViewSet(ServiceMixin, viewsets.ModelViewSet):
     """A model viewset whose rows are always restricted to the caller's scope for the request's action."""
 
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
@@ -33,11 +51,3 @@ class RestrictedModelViewSet(viewsets.ModelViewSet):
 
     select_related: tuple[str, ...] = ()
     action_permissions: dict[str, str] = {}  # custom action → model action ("assign": "change")
-
-    def handle_service(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OutOfScope as exc:
-            raise Http404 from exc
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc

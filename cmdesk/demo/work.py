@@ -165,6 +165,7 @@ def _delete_work() -> None:
     Summary.objects.all().delete()
     MonthlyPlan.objects.all().delete()  # route, brand and focus lines and revisions cascade
     DeptTarget.objects.all().delete()
+    WorkRules.objects.all().delete()  # the demo creates the city default; a reset starts from none
 
 
 class WorkDemo:

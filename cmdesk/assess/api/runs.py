@@ -14,7 +14,6 @@ is a 400 naming what is wrong, an object out of scope a 404, a role without the 
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -22,8 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from cmdesk.core.api import as_drf_error
-from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.api import ServiceMixin
 
 from ..models import Appeal, Run, Score, ScoreItem
 from ..services import review as svc
@@ -118,7 +116,7 @@ class DistributionSerializer(serializers.Serializer):
 
 
 # --- viewsets ------------------------------------------------------------------------------------------------------
-class _ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class _ReviewViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Read-only rows from the review selectors; custom actions call the review services."""
 
     selector = staticmethod(svc.runs_for)
@@ -127,19 +125,6 @@ class _ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return self.selector(self.request.user).select_related(*self.select_related)
-
-    def handle_service(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OutOfScope as exc:
-            raise Http404 from exc
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
-
-    def body(self, serializer_class):
-        body = serializer_class(data=self.request.data)
-        body.is_valid(raise_exception=True)
-        return body.validated_data
 
 
 class RunViewSet(_ReviewViewSet):

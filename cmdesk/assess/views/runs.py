@@ -34,6 +34,8 @@ from django.views.decorators.http import require_POST
 
 from cmdesk.analytics.periods import Period, PeriodError
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import call_service as _call
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit, staff_of
@@ -45,30 +47,11 @@ from ..services import review as svc
 LIST_LIMIT = 200
 
 
-def _need(request: HttpRequest, model, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
-
-
 def _get(fn, request: HttpRequest, pk: int):
     try:
         return fn(request.user, pk)
     except OutOfScope as exc:
         raise Http404 from exc
-
-
-def _call(request: HttpRequest, fn, *args, success: str = "", **kwargs) -> Any:
-    """Run a review service: out of scope is a 404, a refusal a message (the service names what is wrong)."""
-    try:
-        result = fn(*args, **kwargs)
-    except OutOfScope as exc:
-        raise Http404 from exc
-    except ValidationError as error:
-        messages.error(request, " ".join(str(m) for m in error.messages))
-        return None
-    if success:
-        messages.success(request, success)
-    return result
 
 
 def _form_error(request: HttpRequest, form) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from cmdesk.core.audit import history_for
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, in_scope, user_scope
 from cmdesk.core.views import apply_validation_error, with_actor_names
 from cmdesk.org.choices import Role
@@ -38,11 +39,6 @@ from ..services import exports
 from ..services import spotchecks as svc
 
 LIST_LIMIT = 300
-
-
-def _need(request: HttpRequest, model, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
 
 
 def _get(request: HttpRequest, pk: int, action: str = "view") -> SpotCheck:

@@ -22,7 +22,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -34,8 +34,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from cmdesk.catalog.models import Product
-from cmdesk.core.api import as_drf_error
-from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.api import ServiceMixin, as_drf_error
 from cmdesk.core.scope import has_model_perm
 from cmdesk.org.models import OrgUnit
 from cmdesk.retail.models import Retailer
@@ -130,28 +129,13 @@ class AdjustBody(serializers.Serializer):
 
 
 # --- viewsets ------------------------------------------------------------------------------------------------------
-class _ServiceMixin:
-    def handle_service(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except OutOfScope as exc:
-            raise Http404 from exc
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
-
-    def body(self, serializer_class):
-        body = serializer_class(data=self.request.data)
-        body.is_valid(raise_exception=True)
-        return body.validated_data
-
-
 def _file(content: bytes, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-class AllocationViewSet(_ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AllocationViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Allocation.objects.all()
     serializer_class = AllocationSerializer
     filterset_fields = ["status", "week_start", "product", "org_unit", "variant"]
@@ -233,7 +217,7 @@ class AllocationViewSet(_ServiceMixin, mixins.ListModelMixin, mixins.RetrieveMod
         return _file(content, content_type, name)
 
 
-class LineViewSet(_ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class LineViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = AllocationLine.objects.all()
     serializer_class = LineSerializer
     filterset_fields = ["allocation", "retailer", "tier", "segment"]

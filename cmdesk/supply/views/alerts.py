@@ -35,6 +35,7 @@ from django.views.decorators.http import require_POST
 from cmdesk.analytics.anomaly import weekly_orders
 from cmdesk.core.audit import history_for
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
 from cmdesk.core.views import with_actor_names
 from cmdesk.org.choices import OrgKind, Role
@@ -79,11 +80,6 @@ FIGURE_LABELS = {
 }
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_WEEKS = 10
-
-
-def _need(request: HttpRequest, model, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
 
 
 def _filtered(request: HttpRequest):

@@ -37,7 +37,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cmdesk.catalog.models import Product, ProductStatus
-from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import call_service as _call
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit
@@ -55,25 +56,6 @@ from ..services import allocation as svc
 
 LIST_LIMIT = 200
 LINES_LIMIT = 500
-
-
-def _need(request: HttpRequest, model, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
-
-
-def _call(request: HttpRequest, fn, *args, success: str = "", **kwargs) -> Any:
-    """Run a service: out of scope is a 404, a refusal a message naming what is wrong."""
-    try:
-        result = fn(*args, **kwargs)
-    except OutOfScope as exc:
-        raise Http404 from exc
-    except ValidationError as error:
-        messages.error(request, " ".join(str(m) for m in error.messages))
-        return None
-    if success:
-        messages.success(request, success)
-    return result
 
 
 def _file(content: bytes, content_type: str, filename: str) -> HttpResponse:

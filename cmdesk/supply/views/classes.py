@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +20,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
 
 from ..models import ClassPreset, ClassScheme, RetailerClass
@@ -29,14 +30,9 @@ from .tiers import xlsx_response
 PAGE = 100
 
 
-def _need(request: HttpRequest, model=ClassScheme, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
-
-
 @login_required
 def class_scheme_list(request: HttpRequest) -> HttpResponse:
-    _need(request)
+    _need(request, ClassScheme)
     schemes = ClassScheme.objects.restrict(request.user).order_by("-active", "name")
     return render(
         request,
@@ -66,7 +62,7 @@ def class_preset_create(request: HttpRequest) -> HttpResponse:
 
 
 def _scheme(request: HttpRequest, pk: int) -> ClassScheme:
-    _need(request)
+    _need(request, ClassScheme)
     _need(request, RetailerClass)
     return get_object_or_404(ClassScheme.objects.restrict(request.user), pk=pk)
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit, staff_of
@@ -42,11 +43,6 @@ from ..models import RunStatus, TierRun, TierScore
 from ..services import tiers as svc
 
 PAGE = 100
-
-
-def _need(request: HttpRequest, model=TierRun, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
 
 
 def xlsx_response(
@@ -100,7 +96,7 @@ def _home_unit(user: Any) -> OrgUnit | None:
 
 @login_required
 def tier_overview(request: HttpRequest) -> HttpResponse:
-    _need(request)
+    _need(request, TierRun)
     retailers = Retailer.objects.restrict(request.user).exclude(status__in=svc.GONE).order_by()
     by_tier = dict(retailers.values_list("tier").annotate(n=Count("id")).values_list("tier", "n"))
     unit = _home_unit(request.user)
@@ -176,7 +172,7 @@ def tier_run_create(request: HttpRequest) -> HttpResponse:
 
 
 def _run(request: HttpRequest, pk: int) -> TierRun:
-    _need(request)
+    _need(request, TierRun)
     return get_object_or_404(
         TierRun.objects.restrict(request.user).select_related("org_unit", "scheme").distinct(), pk=pk
     )

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, in_scope
 from cmdesk.org.choices import Role
 from cmdesk.org.models import Staff, staff_of
@@ -59,11 +60,6 @@ from ..services import visits as visit_service
 
 def _is_cm(staff: Staff | None) -> bool:
     return staff is not None and staff.role == Role.CM
-
-
-def _need(request: HttpRequest, model: type, action: str = "view") -> None:
-    if not has_model_perm(request.user, model, action):
-        raise PermissionDenied
 
 
 def _pick_cm(request: HttpRequest) -> tuple[Staff | None, list[Staff]]:
