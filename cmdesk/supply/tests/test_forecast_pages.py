@@ -141,3 +141,30 @@ def test_api_creates_a_run_for_a_head_in_its_unit(w):
     bad = api.post("/api/supply/forecast-runs/", {"org_unit": w.tree.dept_a.code, "history_end": "2027-10-31"})
     assert bad.status_code == 400 and "history_end" in bad.json()
     assert api.post("/api/supply/forecast-runs/", {"org_unit": "nope", "history_end": "2026-10-31"}).status_code == 400
+
+
+def test_a_head_runs_forecasts_from_the_page_and_a_cm_cannot(w, client):
+    """The runs page has a form for heads (units in its scope only); the run lands on its own page."""
+    from cmdesk.supply.models import ForecastRun
+
+    client.force_login(w.head.user)
+    page = client.get("/supply/forecasts/")
+    form = page.context["form"]
+    assert set(form.fields["org_unit"].queryset) == {w.tree.dept_a}
+    before = ForecastRun.objects.count()
+    response = client.post(
+        "/supply/forecasts/",
+        {"org_unit": w.tree.dept_a.pk, "history_end": "2026-10-31", "horizon": 2, "level": "retailer"},
+    )
+    run = ForecastRun.objects.latest("id")
+    assert ForecastRun.objects.count() == before + 1
+    assert response.status_code == 302 and response["Location"] == f"/supply/forecasts/runs/{run.pk}/"
+    assert (run.org_unit, run.horizon, run.created_by) == (w.tree.dept_a, 2, w.head.user)
+    outside = client.post(
+        "/supply/forecasts/",
+        {"org_unit": w.tree.dept_b.pk, "history_end": "2026-10-31", "horizon": 2, "level": "retailer"},
+    )
+    assert outside.status_code == 200 and "org_unit" in outside.context["form"].errors
+    client.force_login(w.cm1.user)
+    assert client.get("/supply/forecasts/").context["form"] is None
+    assert client.post("/supply/forecasts/", {"org_unit": w.tree.dept_a.pk}).status_code == 403

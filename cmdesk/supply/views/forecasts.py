@@ -21,20 +21,24 @@ import io
 from typing import Any
 
 import pandas as pd
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 
 from cmdesk.analytics import forecast as fc
+from cmdesk.core.pages import call_service
 from cmdesk.core.scope import has_model_perm, user_scope
-from cmdesk.org.choices import Role
-from cmdesk.org.models import Staff
+from cmdesk.org.choices import OrgKind, Role
+from cmdesk.org.models import OrgUnit, Staff, staff_of
 from cmdesk.retail.models import Retailer
 from cmdesk.work.services.board import month_label, parse_month
 
@@ -94,8 +98,66 @@ def _run_row(run: ForecastRun) -> dict[str, Any]:
     }
 
 
+class RunForm(forms.Form):
+    """Start a run from the page (heads, clerks, the centre, within their unit); the command does the same for jobs."""
+
+    org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label=gettext_lazy("Org unit"))
+    history_end = forms.DateField(
+        label=gettext_lazy("History up to"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=gettext_lazy("the last order day used; the forecast starts the Monday after"),
+    )
+    horizon = forms.IntegerField(label=gettext_lazy("Weeks ahead"), min_value=1, max_value=12, initial=4)
+    level = forms.ChoiceField(
+        label=gettext_lazy("Level"), choices=ForecastLevel.choices, initial=ForecastLevel.RETAILER
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        units = OrgUnit.objects.filter(kind__in=(OrgKind.CITY, OrgKind.BRANCH, OrgKind.DEPARTMENT))
+        scope = user_scope(user)
+        if scope.kind != "all":  # the org tree is readable by all; a run only inside the user's own subtree
+            units = units.filter(path__startswith=scope.org_path) if scope.kind == "org" else units.none()
+        self.fields["org_unit"].queryset = units.order_by("path")
+        for name, field in self.fields.items():
+            css = "form-select" if name in ("org_unit", "level") else "form-control"
+            field.widget.attrs["class"] = f"{css} form-control-sm" if css == "form-control" else f"{css} form-select-sm"
+
+
+def _can_run(user: Any) -> bool:
+    return has_model_perm(user, ForecastRun, "add") and user_scope(user).kind in ("all", "org")
+
+
 class RunList(ForecastView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not _can_run(request.user):
+            raise PermissionDenied
+        form = RunForm(request.POST, user=request.user)
+        if not form.is_valid():
+            return self._page(request, form)
+        data = form.cleaned_data
+        run = call_service(
+            request,
+            svc.create_run,
+            org_unit=data["org_unit"],
+            history_end=data["history_end"],
+            user=request.user,
+            horizon=data["horizon"],
+            level=data["level"],
+        )
+        if run is None:
+            return self._page(request, form)
+        messages.success(request, _("Forecast %(n)s series in %(s).1f s.") % {"n": run.series, "s": run.seconds})
+        return redirect("supply:forecast_run", pk=run.pk)
+
     def get(self, request: HttpRequest) -> HttpResponse:
+        form = None
+        if _can_run(request.user):
+            end = fc.data_end(svc.data_dir())
+            form = RunForm(user=request.user, initial={"history_end": end, "org_unit": staff_unit(request.user)})
+        return self._page(request, form)
+
+    def _page(self, request: HttpRequest, form: RunForm | None) -> HttpResponse:
         runs = svc.runs_for(request.user)
         level = request.GET.get("level", "")
         if level in ForecastLevel.values:
@@ -110,8 +172,14 @@ class RunList(ForecastView):
                 "levels": ForecastLevel.choices,
                 "level": level,
                 "is_cm": self.is_cm,
+                "form": form,
             },
         )
+
+
+def staff_unit(user: Any) -> OrgUnit | None:
+    staff = staff_of(user)
+    return staff.org_unit if staff else None
 
 
 class RunDetail(ForecastView):
