@@ -192,8 +192,9 @@ class TierRun(models.Model):
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
 
     objects = RestrictedManager()
-    scope_org_path = "org_unit__path"
-    scope_cm = "scores__retailer__route__cm"  # a CM: runs that scored its retailers (use .distinct())
+    # a head or a CM sees the runs that scored its retailers, and only their rows (querysets use .distinct())
+    scope_org_path = "scores__retailer__route__org_unit__path"
+    scope_cm = "scores__retailer__route__cm"
 
     class Meta:
         verbose_name = _("tier recompute")

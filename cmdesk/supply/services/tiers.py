@@ -827,6 +827,10 @@ def discard_run(run: TierRun, user: Any = None) -> TierRun:
             raise PermissionDenied
         if not TierRun.objects.restrict(user, "view").filter(pk=run.pk).exists():
             raise OutOfScope
+        scope = user_scope(user)
+        whole = scope.kind == "all" or (scope.kind == "org" and run.org_unit.path.startswith(scope.org_path))
+        if not whole:  # a head sees a city-wide run (its retailers' rows) but may not set it aside for everyone
+            raise PermissionDenied(_("The recompute covers %(unit)s, beyond your unit.") % {"unit": run.org_unit})
     with transaction.atomic(), acting_as(user):
         run = TierRun.objects.select_for_update().get(pk=run.pk)
         if run.status != RunStatus.DRAFT:

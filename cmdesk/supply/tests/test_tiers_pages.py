@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
 from cmdesk.core.tests.factories import PASSWORD
-from cmdesk.retail.models import TierChange
+from cmdesk.retail.models import Retailer, TierChange
 from cmdesk.supply.models import ClassPreset, RunStatus, TierRun
 from cmdesk.supply.services import classes as classes_svc
 from cmdesk.supply.services import tiers as svc
@@ -180,3 +181,20 @@ def test_class_pages_and_api(world):
     }
     export = centre.get(reverse("supply:class_export", args=[scheme.pk]))
     assert export.status_code == 200
+
+
+def test_a_head_reads_a_city_recompute_for_its_own_retailers_but_cannot_discard_it(world):
+    """A city-wide draft: the head sees the run and only its department's rows; setting it aside is the city's call."""
+    run = svc.recompute(world.tree.city, AS_OF)
+    client = login(world.head)
+    page = client.get(reverse("supply:tier_run_detail", args=[run.pk]))
+    assert page.status_code == 200
+    shown = {s.retailer_id for s in page.context["page"].object_list}
+    assert shown and shown <= set(
+        Retailer.objects.filter(route__org_unit__path__startswith=world.tree.dept_a.path).values_list("pk", flat=True)
+    )
+    listing = api(world.head).get("/api/supply/tier-runs/").json()
+    assert [r["id"] for r in listing["results"]] == [run.pk]
+    with pytest.raises(PermissionDenied):
+        svc.discard_run(run, world.head.user)
+    assert svc.discard_run(run, world.centre.user).status == "discarded"
