@@ -21,6 +21,7 @@ import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -85,6 +86,15 @@ class WorkRules(models.Model):
         default=default_visit_frequency,
         help_text=_("[lowest tier, visits a month] pairs, e.g. [[1, 1], [11, 2], [21, 4]]"),
     )
+    class_visit_frequency = models.JSONField(
+        _("visits a month by retailer class"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'class code or its beginning → visits a month, under the active 4+X scheme, e.g. {"C": 4, "XZ3": 1}; '
+            "the longest matching code decides instead of the tier"
+        ),
+    )
     focus_visits_per_month = models.PositiveSmallIntegerField(
         _("visits a month to a focus retailer"), default=2, validators=[MinValueValidator(1), MaxValueValidator(31)]
     )
@@ -114,6 +124,28 @@ class WorkRules(models.Model):
 
     def __str__(self) -> str:
         return str(self.org_unit) if self.org_unit_id else str(_("City default"))
+
+    def clean(self) -> None:
+        super().clean()
+        rows = self.class_visit_frequency
+        if not isinstance(rows, dict):
+            raise ValidationError({"class_visit_frequency": _("Give an object of class code → visits a month.")})
+        for code, visits in rows.items():
+            if not str(code).strip() or not isinstance(visits, int) or not 1 <= visits <= 31:
+                raise ValidationError(
+                    {
+                        "class_visit_frequency": _("%(code)r: visits a month must be a whole number from 1 to 31.")
+                        % {"code": code}
+                    }
+                )
+
+    def visits_for_class(self, code: str) -> int | None:
+        """Visits a month set for the retailer's class (the longest matching code), or None to follow the tier."""
+        best: tuple[str, int] | None = None
+        for prefix, visits in (self.class_visit_frequency or {}).items():
+            if code and code.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+                best = (prefix, visits)
+        return None if best is None else max(1, int(best[1]))
 
     def visits_for_tier(self, tier: int | None) -> int:
         """Visits a month a retailer of this tier needs (at least one: every retailer is visited monthly)."""
@@ -387,6 +419,7 @@ class WeekArrangement(models.Model):
 class VisitReason(models.TextChoices):
     CYCLE = "cycle", _("Visit cycle")
     TIER = "tier", _("Tier frequency")
+    CLASS = "class", _("Retailer class frequency")
     FOCUS = "focus", _("Focus retailer")
     ANOMALY = "anomaly", _("Order anomaly")
     MANUAL = "manual", _("Added by the CM")

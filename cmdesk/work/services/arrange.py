@@ -4,7 +4,8 @@
 regenerates its not-yet-visited part) from the retailers on the CM's active routes (not closed, not cancelled). The
 rules, applied separately to each month the week touches:
 
-1. **How often.** Every retailer needs at least one visit a month; ``rules.visits_for_tier(tier)`` visits by tier; a
+1. **How often.** Every retailer needs at least one visit a month; ``rules.visits_for_tier(tier)`` visits by tier, or
+   ``rules.visits_for_class(code)`` where ``class_visit_frequency`` names the retailer's 4+X class (longest code); a
    focus retailer of the month's plan (a selected :class:`PlanFocusRetailer` on the CM's :class:`MonthlyPlan` for that
    month) needs ``rules.focus_visits_per_month`` (or its tier's number if higher), reason "focus".
 2. **What is still needed.** Visits already made this month (any non-cancelled visit by the CM) and visits planned for
@@ -268,10 +269,19 @@ def _month_items(
     planned = Counter(r for r, _d in ahead)
     planned_by_week_end = Counter(r for r, d in ahead if d <= week_end)
 
+    codes: dict[int, str] = {}
+    if rules.class_visit_frequency:  # the 4+X classes decide where the rules say so
+        from cmdesk.supply.services.classes import class_codes
+
+        codes = class_codes([r.pk for r in retailers])
     needs = {}
     for retailer in retailers:
-        need = rules.visits_for_tier(retailer.tier)
-        reason = VisitReason.TIER if need > 1 else VisitReason.CYCLE
+        by_class = rules.visits_for_class(codes.get(retailer.pk, ""))
+        need = by_class if by_class is not None else rules.visits_for_tier(retailer.tier)
+        if by_class is not None and need > 1:
+            reason = VisitReason.CLASS
+        else:
+            reason = VisitReason.TIER if need > 1 else VisitReason.CYCLE
         if retailer.pk in focus:
             need = max(need, rules.focus_visits_per_month)
             reason = VisitReason.FOCUS

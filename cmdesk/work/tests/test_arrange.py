@@ -275,3 +275,29 @@ def test_coverage_of_the_month():
     assert cov.total == 12 and cov.visited == 1
     assert cov.planned == len(planned_30 - {shop.pk})
     assert len(cov.missing) == 12 - 1 - cov.planned
+
+
+def test_visit_frequency_by_retailer_class_overrides_the_tier():
+    """Under the active 4+X scheme, the rules give urban shops (class C…) 3 visits and one class exactly 1."""
+    from cmdesk.supply.models import ClassPreset
+    from cmdesk.supply.services.classes import class_codes, classify, create_preset
+
+    w = build_work_world(orders=False)
+    scheme = create_preset(ClassPreset.CODE_2008, "2008", active=True)
+    classify(scheme)
+    codes = class_codes([s.pk for s in w.shops1])
+    rules = WorkRules.objects.create(class_visit_frequency={"C": 3, codes[w.shops1[11].pk]: 1})
+    rules.full_clean()
+    arrange_november(w)
+    per_shop = Counter(november(w.cm1).values_list("retailer_id", flat=True))
+    for i, shop in enumerate(w.shops1):
+        code = codes[shop.pk]
+        want = 1 if code == codes[w.shops1[11].pk] else 3 if code.startswith("C") else EXPECTED[i]
+        assert per_shop[shop.pk] == want, (i, code)
+    reasons = dict(november(w.cm1).values_list("retailer_id", "reason"))
+    urban = next(s for s in w.shops1 if codes[s.pk].startswith("C") and codes[s.pk] != codes[w.shops1[11].pk])
+    assert reasons[urban.pk] == VisitReason.CLASS
+    bad = WorkRules(class_visit_frequency={"CZ1": 0})
+    with pytest.raises(ValidationError) as exc:
+        bad.clean()
+    assert "CZ1" in str(exc.value)
