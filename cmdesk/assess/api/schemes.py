@@ -26,7 +26,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from cmdesk.core.api import as_drf_error
+from cmdesk.core.api import ServiceMixin, as_drf_error
 from cmdesk.work.services.board import parse_month
 
 from ..models import ItemCategory, ItemGroup, Rule, Scheme, SchemeItem, SchemeStatus
@@ -147,7 +147,7 @@ class ItemsBody(serializers.Serializer):
         return rows
 
 
-class SchemeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SchemeViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Scheme.objects.all()
     serializer_class = SchemeSerializer
     filterset_fields = ["status", "name", "org_unit"]
@@ -165,17 +165,6 @@ class SchemeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_serializer_class(self):
         return SchemeSerializer if self.action == "list" else SchemeDetailSerializer
 
-    def _service(self, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
-
-    def _body(self, serializer_class):
-        body = serializer_class(data=self.request.data)
-        body.is_valid(raise_exception=True)
-        return body.validated_data
-
     def _editor(self) -> None:
         if not can_edit(self.request.user):
             raise PermissionDenied
@@ -189,8 +178,8 @@ class SchemeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def new_version(self, request, pk=None):
         self._editor()
         scheme = self.get_object()
-        data = self._body(NewVersionBody)
-        copy = self._service(svc.new_version, scheme, request.user, valid_from=data.get("valid_from"))
+        data = self.body(NewVersionBody)
+        copy = self.handle_service(svc.new_version, scheme, request.user, valid_from=data.get("valid_from"))
         return self._detail(copy, status=201)
 
     @extend_schema(request=ItemsBody, responses=SchemeDetailSerializer)
@@ -198,8 +187,8 @@ class SchemeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def items(self, request, pk=None):
         self._editor()
         scheme = self.get_object()
-        data = self._body(ItemsBody)
-        scheme = self._service(
+        data = self.body(ItemsBody)
+        scheme = self.handle_service(
             save_draft_items,
             scheme,
             [dict(row) for row in data["items"]],
@@ -223,7 +212,7 @@ class SchemeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                     }
                 )
             )
-        return self._detail(self._service(svc.activate, scheme, request.user))
+        return self._detail(self.handle_service(svc.activate, scheme, request.user))
 
 
 def register(router: DefaultRouter) -> None:

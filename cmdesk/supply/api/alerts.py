@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from cmdesk.core.api import RestrictedModelViewSet, as_drf_error
+from cmdesk.core.api import RestrictedModelViewSet, ServiceMixin
 from cmdesk.core.permissions import ModelActionPermission
 
 from ..models import Alert, AlertPreset, AlertRules, Referral, ReferralOutcome
@@ -144,7 +144,7 @@ class AlertRulesSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "org_unit", "preset", "updated_at"]
 
 
-class AlertRulesViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class AlertRulesViewSet(ServiceMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """The rules rows (``city`` for the city default); the centre updates them and applies presets."""
 
     queryset = AlertRules.objects.all()
@@ -158,12 +158,7 @@ class AlertRulesViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, view
         return super().get_object()
 
     def perform_update(self, serializer):
-        from django.core.exceptions import ValidationError
-
-        try:
-            svc.rules_update(serializer.instance, dict(serializer.validated_data), self.request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from exc
+        self.handle_service(svc.rules_update, serializer.instance, dict(serializer.validated_data), self.request.user)
 
     @extend_schema(request=PresetSerializer, responses=AlertRulesSerializer)
     @action(detail=True, methods=["post"])

@@ -16,7 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from cmdesk.core.api import RestrictedModelViewSet
+from cmdesk.core.api import RestrictedModelViewSet, ServiceMixin
 from cmdesk.core.scope import has_model_perm
 
 from ..models import ClassScheme, RetailerClass
@@ -95,12 +95,11 @@ class ClassSchemeViewSet(RestrictedModelViewSet):
         return Response(svc.distribution(scheme, RetailerClass.objects.restrict(request.user).filter(scheme=scheme)))
 
 
-class RetailerClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RetailerClassViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = RetailerClass.objects.all()
     serializer_class = RetailerClassSerializer
     filterset_fields = ["scheme", "code", "retailer"]
     action_permissions = {"manual": "change"}
-    handle_service = RestrictedModelViewSet.handle_service
 
     def get_queryset(self):
         action_name = "change" if self.action == "manual" else "view"

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied as DrfPermissionDenied
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from cmdesk.core.api import RestrictedModelViewSet, as_drf_error
+from cmdesk.core.api import RestrictedModelViewSet
 from cmdesk.org.models import OrgUnit
 
 from ..models import Forecast, ForecastLevel, ForecastRun
@@ -77,25 +74,19 @@ class ForecastRunViewSet(RestrictedModelViewSet):
 
     @extend_schema(request=ForecastRunCreateSerializer, responses={201: ForecastRunSerializer})
     def create(self, request, *args, **kwargs):
-        body = ForecastRunCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = self.body(ForecastRunCreateSerializer)
         unit = OrgUnit.objects.filter(code=data["org_unit"]).first()
         if unit is None:
             raise DrfValidationError({"org_unit": [f"no org unit {data['org_unit']!r}"]})
-        try:
-            run = svc.create_run(
-                org_unit=unit,
-                history_end=data["history_end"],
-                user=request.user,
-                horizon=data["horizon"],
-                level=data["level"],
-                backtest_weeks=data["backtest_weeks"],
-            )
-        except PermissionDenied as exc:
-            raise DrfPermissionDenied(str(exc)) from exc
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc) from exc
+        run = self.handle_service(
+            svc.create_run,
+            org_unit=unit,
+            history_end=data["history_end"],
+            user=request.user,
+            horizon=data["horizon"],
+            level=data["level"],
+            backtest_weeks=data["backtest_weeks"],
+        )
         return Response(ForecastRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 

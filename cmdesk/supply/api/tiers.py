@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
-from cmdesk.core.api import RestrictedModelViewSet
+from cmdesk.core.api import RestrictedModelViewSet, ServiceMixin
 from cmdesk.core.permissions import ModelActionPermission
 from cmdesk.core.scope import has_model_perm
 from cmdesk.org.models import OrgUnit
@@ -110,13 +110,12 @@ class TierSchemeViewSet(RestrictedModelViewSet):
         serializer.instance = self.handle_service(svc.save_scheme, scheme, self.request.user)
 
 
-class TierRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TierRunViewSet(ServiceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = TierRun.objects.all()
     serializer_class = TierRunSerializer
     permission_classes = [ModelActionPermission]
     filterset_fields = ["status", "org_unit"]
     action_permissions = {"apply": "view", "discard": "add"}
-    handle_service = RestrictedModelViewSet.handle_service
 
     def get_queryset(self):
         return (

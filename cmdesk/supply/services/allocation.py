@@ -62,6 +62,7 @@ from cmdesk.catalog.models import Product, ProductStatus
 from cmdesk.core.audit import acting_as
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import user_scope
+from cmdesk.core.xlsx import XLSX_CONTENT_TYPE, Sheet, xlsx_bytes
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit, Staff, staff_of
 from cmdesk.retail.choices import BusinessFormat, MarketType, RetailerStatus
@@ -79,7 +80,6 @@ from ..models import (
 RAISE_SHARE = 0.5  # an adjustment may raise a line by at most this share of its tier quantity (at least 1 carton)
 PROPOSAL = {"high_fill": 0.95, "high_full": 0.8, "low_fill": 0.6, "step": 0.2}
 FAIRNESS = {"repeat_min": 3, "window_weeks": 8, "share_ratio": 3.0, "min_cut_retailers": 3}
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_HEADERS = ["licence", "retailer", "product_code", "week", "allotment"]
 _BISECT_STEPS = 200
 
@@ -604,31 +604,6 @@ def rows_csv(headers: list[str], rows: Iterable[list]) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def rows_xlsx(sheets: list[tuple[str, list[str], list[list]]]) -> bytes:
-    """A workbook of (title, headers, rows) sheets with a bold frozen header row and filters."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    wb.remove(wb.active)
-    for title, headers, rows in sheets:
-        ws = wb.create_sheet(title[:31])
-        ws.append(headers)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            ws.append(row)
-        ws.freeze_panes = "A2"
-        if rows:
-            ws.auto_filter.ref = ws.dimensions
-        for i, header in enumerate(headers, start=1):
-            width = max([len(str(header))] + [len(str(r[i - 1])) for r in rows[:200]]) + 2
-            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(40, width)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def export_file(allocation: Allocation, kind: str, user: Any = None) -> tuple[bytes, str, str]:
     """The allotments as ``csv`` or ``xlsx``: (content, content type, file name)."""
     rows = export_rows(allocation, user)
@@ -636,7 +611,7 @@ def export_file(allocation: Allocation, kind: str, user: Any = None) -> tuple[by
     if kind == "csv":
         return rows_csv(EXPORT_HEADERS, rows), "text/csv; charset=utf-8", f"{stem}.csv"
     if kind == "xlsx":
-        return rows_xlsx([("allotment", EXPORT_HEADERS, rows)]), XLSX_CONTENT_TYPE, f"{stem}.xlsx"
+        return xlsx_bytes(Sheet("allotment", EXPORT_HEADERS, rows)), XLSX_CONTENT_TYPE, f"{stem}.xlsx"
     raise ValidationError({"kind": _("Export as csv or xlsx, not %(k)s.") % {"k": kind}})
 
 
@@ -1136,4 +1111,4 @@ def fairness_xlsx(report: FairnessReport) -> bytes:
         for r in report.rows
         for c in r.cuts
     ]
-    return rows_xlsx([("压减汇总", FAIRNESS_HEADERS, summary), ("压减明细", CUT_HEADERS, cuts)])
+    return xlsx_bytes(Sheet("压减汇总", FAIRNESS_HEADERS, summary), Sheet("压减明细", CUT_HEADERS, cuts))

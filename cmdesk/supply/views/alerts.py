@@ -16,7 +16,6 @@ anything outside the user's scope is a 404.
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from django import forms
 from django.conf import settings
@@ -27,7 +26,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -38,6 +36,7 @@ from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
 from cmdesk.core.views import with_actor_names
+from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, staff_of
 
@@ -78,7 +77,6 @@ FIGURE_LABELS = {
     "same_account": gettext_lazy("Same settlement account"),
     "brand": gettext_lazy("Brand"),
 }
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CHART_WEEKS = 10
 
 
@@ -136,36 +134,24 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def alert_list_xlsx(request: HttpRequest) -> HttpResponse:
-    from openpyxl import Workbook
-
-    qs = _filtered(request)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "预警"
-    ws.append(["类型", "状态", "零售户", "许可证号", "机构", "起", "止", "严重程度", "规则", "说明", "备注"])
-    for a in qs.iterator():
-        ws.append(
-            [
-                str(a.get_kind_display()),
-                str(a.get_status_display()),
-                a.retailer.shop_name if a.retailer_id else a.measured.get("brand", ""),
-                a.retailer.licence_no if a.retailer_id else "",
-                a.org_unit.name,
-                a.period_start,
-                a.period_end,
-                a.severity,
-                a.threshold,
-                a.detail,
-                a.status_note,
-            ]
-        )
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
-    buf = io.BytesIO()
-    wb.save(buf)
-    response = HttpResponse(buf.getvalue(), content_type=XLSX)
-    response["Content-Disposition"] = content_disposition_header(True, f"预警-{timezone.localdate():%Y%m%d}.xlsx")
-    return response
+    headers = ["类型", "状态", "零售户", "许可证号", "机构", "起", "止", "严重程度", "规则", "说明", "备注"]
+    rows = (
+        [
+            str(a.get_kind_display()),
+            str(a.get_status_display()),
+            a.retailer.shop_name if a.retailer_id else a.measured.get("brand", ""),
+            a.retailer.licence_no if a.retailer_id else "",
+            a.org_unit.name,
+            a.period_start,
+            a.period_end,
+            a.severity,
+            a.threshold,
+            a.detail,
+            a.status_note,
+        ]
+        for a in _filtered(request).iterator()
+    )
+    return xlsx_response(f"预警-{timezone.localdate():%Y%m%d}.xlsx", Sheet("预警", headers, rows))
 
 
 class ReferForm(forms.Form):

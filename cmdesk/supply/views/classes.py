@@ -22,10 +22,10 @@ from django.views.decorators.http import require_POST
 
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
+from cmdesk.core.xlsx import Sheet, xlsx_response
 
 from ..models import ClassPreset, ClassScheme, RetailerClass
 from ..services import classes as svc
-from .tiers import xlsx_response
 
 PAGE = 100
 
@@ -150,7 +150,9 @@ def class_export(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("code", "retailer__licence_no")
         .iterator(chunk_size=2000)
     )
-    return xlsx_response(f"classes-{scheme.pk}.xlsx", _("Classes"), headers, data, [16, 20, 10, 10, *[10] * len(dims)])
+    return xlsx_response(
+        f"classes-{scheme.pk}.xlsx", Sheet(_("Classes"), headers, data, [16, 20, 10, 10, *[10] * len(dims)])
+    )
 
 
 urlpatterns = [

@@ -17,7 +17,6 @@ forecast permission (the inspector) gets 403.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 import pandas as pd
@@ -37,6 +36,7 @@ from django.views import View
 from cmdesk.analytics import forecast as fc
 from cmdesk.core.pages import call_service
 from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, Staff, staff_of
 from cmdesk.retail.models import Retailer
@@ -46,26 +46,10 @@ from ..models import Forecast, ForecastLevel, ForecastRun
 from ..services import forecasts as svc
 
 SERIES_PER_PAGE = 50
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
-
-
-def _xlsx(title: str, headers: list[str], rows: list[list[Any]], filename: str) -> HttpResponse:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title[:31])
-    ws.append(headers)
-    for row in rows:
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    response = HttpResponse(buf.getvalue(), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class ForecastView(LoginRequiredMixin, View):
@@ -261,7 +245,7 @@ class RunDetail(ForecastView):
             for cell in s["cells"]:
                 line += [cell["quantity"], cell["suggested"], cell["actual"]]
             out.append(line)
-        return _xlsx(_("Forecasts"), headers, out, f"forecast-run-{run.pk}.xlsx")
+        return xlsx_response(f"forecast-run-{run.pk}.xlsx", Sheet(_("Forecasts"), headers, out))
 
 
 def _pivot(rows: list[Forecast], weeks: list[dt.date]) -> list[dict[str, Any]]:
@@ -404,7 +388,9 @@ class MonthAccuracy(ForecastView):
                     line += [c["quantity"], c["actual"]]
                 line += [r["abs_error"], r["actual"], r["accuracy"]]
                 data.append(line)
-            return _xlsx(_("Forecast accuracy"), headers, data, f"forecast-accuracy-{month_label(month)}.xlsx")
+            return xlsx_response(
+                f"forecast-accuracy-{month_label(month)}.xlsx", Sheet(_("Forecast accuracy"), headers, data)
+            )
         page = Paginator(per_retailer, 100).get_page(request.GET.get("page"))
         return render(
             request,

@@ -15,9 +15,7 @@ Every read goes through ``restrict`` (a CM sees its own retailers, others 404); 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -35,6 +33,7 @@ from django.views.decorators.http import require_POST
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit, staff_of
 from cmdesk.retail.models import Retailer
@@ -43,38 +42,6 @@ from ..models import RunStatus, TierRun, TierScore
 from ..services import tiers as svc
 
 PAGE = 100
-
-
-def xlsx_response(
-    filename: str, title: str, headers: list[str], rows: Iterable[list[Any]], widths: list[int]
-) -> HttpResponse:
-    """One sheet (written in openpyxl's streaming mode: tens of thousands of rows) with a styled, frozen header."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title[:31])
-    for col, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = width
-    ws.freeze_panes = "A2"
-    header = []
-    for text in headers:
-        cell = WriteOnlyCell(ws, value=text)
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="305496")
-        header.append(cell)
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 def recompute_units(user: Any) -> list[OrgUnit]:
@@ -273,10 +240,7 @@ def tier_run_export(request: HttpRequest, pk: int) -> HttpResponse:
     )
     return xlsx_response(
         f"tiers-{run.pk}-{run.window_end:%Y%m}.xlsx",
-        _("Tiers"),
-        headers,
-        rows,
-        [16, 20, 10, 12, 12, 9, 8, 9, 9, 9, 10, 80],
+        Sheet(_("Tiers"), headers, rows, [16, 20, 10, 12, 12, 9, 8, 9, 9, 9, 10, 80]),
     )
 
 

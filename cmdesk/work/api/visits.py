@@ -34,7 +34,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import APIView
 
 from cmdesk.catalog.models import Product
-from cmdesk.core.api import RestrictedModelViewSet
+from cmdesk.core.api import RestrictedModelViewSet, ServiceMixin
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm
 from cmdesk.org.choices import Role
@@ -209,11 +209,10 @@ class ChecklistItemSerializer(serializers.ModelSerializer):
 # --- viewsets --------------------------------------------------------------------------------------------------------
 
 
-class ScopedViewSet(viewsets.GenericViewSet):
+class ScopedViewSet(ServiceMixin, viewsets.GenericViewSet):
     """Rows restricted to the caller for the request's action (as RestrictedModelViewSet), without its default verbs."""
 
     get_queryset = RestrictedModelViewSet.get_queryset
-    handle_service = RestrictedModelViewSet.handle_service
     select_related: tuple[str, ...] = ()
     action_permissions: dict[str, str] = {}
 
