@@ -19,21 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from cmdesk.org.models import OrgUnit
-from cmdesk.supply.models import ClassPreset, ClassScheme, RetailerClass, TierRun, TierScheme, TierScore
+from cmdesk.supply.models import ClassPreset
 from cmdesk.supply.services.classes import classify, create_preset
 from cmdesk.supply.services.tiers import apply_run, city_default, recompute
 
 FOUR_X_NAME = "4+X 零售客户分类"
 CODE_2008_NAME = "2008 版 42 类编码"
-
-
-def clear_tiers_demo() -> None:
-    """Delete the tier runs, schemes and classes (runs protect org units)."""
-    TierScore.objects.all().delete()
-    TierRun.objects.all().delete()
-    TierScheme.objects.all().delete()
-    RetailerClass.objects.all().delete()
-    ClassScheme.objects.all().delete()
 
 
 def build_tiers_demo(as_of: dt.date, seed: int) -> dict[str, Any]:

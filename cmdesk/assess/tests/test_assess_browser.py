@@ -8,7 +8,7 @@ import os
 import pytest
 
 from cmdesk.assess.models import Appeal, ItemStatus, RunStatus, ScoreItem
-from cmdesk.core.tests.factories import PASSWORD
+from cmdesk.core.tests.browser import log_in
 
 from .test_review_world import build_review_world
 
@@ -22,11 +22,7 @@ def test_cm_appeals_and_signs_on_a_phone(live_server, phone):
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", w.cm1.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, w.cm1.user.username)
 
     page.goto(f"{live_server.url}/assess/runs/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from cmdesk.core.tests.factories import PASSWORD
+from cmdesk.core.tests.browser import log_in
 
 from .data import build_world
 
@@ -18,17 +18,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-
 def test_cm_dashboard_on_a_phone(live_server, phone):
     world = build_world()
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", world.cm1.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, world.cm1.user.username)
 
     page.goto(f"{live_server.url}/kpi/?period=2026-10")
     # ECharts drew into both chart containers

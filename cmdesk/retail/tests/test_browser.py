@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from cmdesk.core.tests.factories import PASSWORD, RetailerFactory, RouteFactory, StaffFactory, build_org_tree
+from cmdesk.core.tests.browser import log_in
+from cmdesk.core.tests.factories import RetailerFactory, RouteFactory, StaffFactory, build_org_tree
 from cmdesk.org.choices import Role
 from cmdesk.retail.models import Retailer
 
@@ -15,7 +16,6 @@ from cmdesk.retail.models import Retailer
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
 
 
 def test_cm_corrects_a_phone_number_on_a_phone(live_server, phone):
@@ -27,11 +27,7 @@ def test_cm_corrects_a_phone_number_on_a_phone(live_server, phone):
     other = RetailerFactory(route=RouteFactory(org_unit=tree.area_b1), shop_name="黄记烟酒分店")
 
     page = phone
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "cm_phone")
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "cm_phone")
     assert "黄记烟酒" not in page.content()  # the home page shows aggregates, not other CMs' shops
 
     page.goto(f"{live_server.url}/retail/retailers/?q=hjyj")

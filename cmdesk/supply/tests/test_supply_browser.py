@@ -10,7 +10,8 @@ import os
 import pytest
 from django.utils import timezone
 
-from cmdesk.core.tests.factories import PASSWORD, ProductFactory
+from cmdesk.core.tests.browser import log_in
+from cmdesk.core.tests.factories import ProductFactory
 from cmdesk.supply.models import AllocationAdjustment
 from cmdesk.supply.services import allocation as svc
 from cmdesk.work.tests.world import build_work_world
@@ -36,11 +37,7 @@ def test_cm_cuts_an_allotment_on_a_phone(live_server, phone):
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", w.cm1.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, w.cm1.user.username)
 
     page.goto(f"{live_server.url}/supply/allocations/mine/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

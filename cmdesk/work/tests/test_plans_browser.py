@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from cmdesk.core.tests.factories import PASSWORD
+from cmdesk.core.tests.browser import log_in
 from cmdesk.work.models import MonthlyPlan, PlanStatus
 from cmdesk.work.services import plans as svc
 
@@ -25,11 +25,7 @@ def test_cm_writes_the_plan_on_a_phone(live_server, phone, monkeypatch):
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", w.cm1.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, w.cm1.user.username)
 
     page.goto(f"{live_server.url}/work/plans/")
     page.locator("form", has=page.locator("input[name=month][value='2026-11']")).locator("button").click()

@@ -9,7 +9,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from cmdesk.core.tests.factories import PASSWORD
+from cmdesk.core.tests.browser import log_in
 from cmdesk.work.models import Summary, SummaryStatus
 
 from .world import STOPPED, build_work_world
@@ -25,11 +25,7 @@ def test_cm_writes_the_monthly_summary_on_a_phone(live_server, phone, monkeypatc
     page = phone
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", w.cm1.user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, w.cm1.user.username)
 
     page.goto(f"{live_server.url}/work/summaries/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -11,7 +11,7 @@ import os
 import pytest
 from django.utils import timezone
 
-from cmdesk.core.tests.factories import PASSWORD
+from cmdesk.core.tests.browser import log_in
 from cmdesk.work.models import Visit, VisitStatus, WeekArrangement
 from cmdesk.work.services.arrange import add_planned
 
@@ -40,11 +40,7 @@ def test_cm_checks_in_answers_the_checklist_and_checks_out_on_a_phone(live_serve
         {"latitude": float(shop.latitude), "longitude": float(shop.longitude) + 0.0001, "accuracy": 8}
     )
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", "cm_visit")
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "cm_visit")
 
     page.goto(f"{live_server.url}/work/today/")
     items = page.locator(".today-item")
