@@ -33,6 +33,8 @@ class Plan:
     months: tuple[str, ...]  # the months whose files the statement reads
     group_columns: tuple[str, ...]  # output group columns (m_idx stands for month)
     indicators: tuple[str, ...]
+    cube: str | None = None  # "qm" | "qpm" when the statement reads the route cubes
+    tables: tuple[str, ...] = ("rpm", "rm")  # the aggregate tables it reads (source "aggregates")
 
 
 def _d(day: dt.date) -> str:
@@ -170,9 +172,20 @@ def _months_table(p: Period) -> str:
 
 # 2. group on one key column per dimension (integers where the dimension has an id); labels joined at the end
 KEYS = {
-    "branch": "branch_code", "dept": "dept_code", "area": "area_code", "route": "route_id", "cm": "cm_id",
-    "retailer": "retailer_id", "market_type": "market_type", "format": "business_format", "tier": "tier",
-    "product": "product_id", "brand": "brand", "class": "class_rank", "provincial": "provincial", "month": "m_idx",
+    "branch": "branch_code",
+    "dept": "dept_code",
+    "area": "area_code",
+    "route": "route_id",
+    "cm": "cm_id",
+    "retailer": "retailer_id",
+    "market_type": "market_type",
+    "format": "business_format",
+    "tier": "tier",
+    "product": "product_id",
+    "brand": "brand",
+    "class": "class_rank",
+    "provincial": "provincial",
+    "month": "m_idx",
 }
 
 
@@ -218,7 +231,100 @@ def _retailer_first(ctes, name, cols, sums, rneeded, pneeded, gsel) -> None:
     )
 
 
-def build(q: KpiQuery) -> Plan:
+# retailer-side groupings that are functions of the route (a retailer's route decides its CM, area, department, branch)
+ROUTE_DIMS = ("branch", "dept", "area", "route", "cm")
+
+
+def cube_kind(q: KpiQuery) -> str | None:
+    """Which route cube answers ``q`` exactly ("qm", "qpm"), or None.
+
+    The cubes count distinct retailers per route and month, which add up over routes but not over months or over
+    products: so one month (or a grouping by month), retailer-side groupings at route level or coarser, no retailer
+    filter, and either no product side at all (qm) or a grouping by the product itself (qpm).
+    """
+    if q.resolved_source != "aggregates" or q.filter.retailer_ids:
+        return None
+    if "month" not in q.by and len(q.period.months()) != 1:
+        return None
+    if any(d in RETAILER_DIMS and d not in ROUTE_DIMS for d in q.by):
+        return None
+    if not any(d in PRODUCT_DIMS for d in q.by):
+        return None if _product_filtered(q.filter) else "qm"
+    return "qpm" if "product" in q.by else None
+
+
+CUBE_COLS = {
+    "cur": [
+        "cartons",
+        "amount_fen",
+        "demanded",
+        "allotted",
+        "ordered",
+        "prov_cartons",
+        "buyers",
+        "orderers",
+        "repeat_buyers",
+        "pairs_allotted",
+        "pairs_full",
+        "pairs_ordering",
+    ],
+    "lm": ["cartons", "amount_fen", "buyers"],
+    "ly": ["cartons", "amount_fen", "prov_cartons"],
+}
+
+
+def _cube_stages(ctes, kind, q, periods, with_month, rk, pk, gk, gsel) -> None:
+    """g_cur, g_lm, g_ly, gs, rep and o from the route cubes: group sums over the routes (× products) in scope."""
+    rt_cols = _uniq(["route_id", *rk])
+    ctes.append(f"rt AS (SELECT DISTINCT {', '.join(rt_cols)} FROM r)")
+    for name, per, shift in periods:
+        lo, hi = m_idx(month_label(per.start)), m_idx(month_label(per.end))
+        cols = list(CUBE_COLS[name])
+        if name == "cur":
+            cols += ["lines", "online_lines"] if kind == "qpm" else ["orders", "online_orders"]
+        src_cols = [c for c in cols if not (kind == "qpm" and c == "prov_cartons")]
+        keys = ["route_id"] + (["product_id"] if kind == "qpm" else [])
+        mcol = [f"m_idx + {shift} AS m_idx"] if with_month else []
+        ctes.append(
+            f"c_{name} AS (SELECT {', '.join(keys + mcol + src_cols)} FROM {kind} WHERE m_idx BETWEEN {lo} AND {hi})"
+        )
+        xs = [f"rt.{c}" for c in rk if c != "route_id"] + ["c.*"]
+        join_p = ""
+        if kind == "qpm":
+            xs = _uniq([f"p.{c}" for c in pk if c != "product_id"] + ["p.provincial", "p.listed"]) + xs
+            join_p = " JOIN p ON c.product_id = p.product_id"
+        ctes.append(f"x_{name} AS (SELECT {', '.join(xs)} FROM c_{name} c JOIN rt ON c.route_id = rt.route_id{join_p})")
+        outs = []
+        for c in cols:
+            expr = "CASE WHEN provincial THEN cartons ELSE 0 END" if (kind == "qpm" and c == "prov_cartons") else c
+            outs.append(f"CAST(SUM({expr}) AS BIGINT) AS {c}")
+        if name == "cur":
+            outs.append("COUNT(DISTINCT CASE WHEN buyers > 0 THEN route_id END) AS routes_sold")
+        ctes.append(
+            f"g_{name} AS (SELECT {gsel + ', ' if gsel else ''}{', '.join(outs)} FROM x_{name}"
+            f"{' GROUP BY ' + gsel if gsel else ''})"
+        )
+    # products on sale that sold, per group: the route × product cube of the period (in the scope's routes)
+    if kind == "qpm":
+        sold_from, gpk = "x_cur WHERE cartons > 0 AND listed = 1", _uniq(gk + ["product_id"])
+    else:
+        lo, hi = m_idx(month_label(q.period.start)), m_idx(month_label(q.period.end))
+        mcol = "q.m_idx" if with_month else None
+        gpk = [("rt." + c if c in rk else mcol) for c in gk] + ["q.product_id"]
+        sold_from = (
+            f"qpm q JOIN rt ON q.route_id = rt.route_id JOIN p ON q.product_id = p.product_id "
+            f"WHERE q.m_idx BETWEEN {lo} AND {hi} AND q.cartons > 0 AND p.listed = 1"
+        )
+    ctes.append(
+        f"gs AS (SELECT {gsel + ', ' if gsel else ''}COUNT(*) AS skus_sold FROM (SELECT DISTINCT {', '.join(gpk)} "
+        f"FROM {sold_from}) t{' GROUP BY ' + gsel if gsel else ''})"
+    )
+    ctes.append(f"rep AS (SELECT {gsel + ', ' if gsel else ''}repeat_buyers FROM g_cur)")
+    if kind == "qm":
+        ctes.append(f"o AS (SELECT {gsel + ', ' if gsel else ''}orders, online_orders FROM g_cur)")
+
+
+def build(q: KpiQuery, cubes: bool = True) -> Plan:
     source = q.resolved_source
     with_month = "month" in q.by
     if with_month and not q.period.month_aligned:
@@ -251,9 +357,14 @@ def build(q: KpiQuery) -> Plan:
         f"FROM products WHERE {_product_where(f)})"
     )
     sums = {
-        "cartons": "SUM(supplied)", "amount_fen": "SUM(amount_fen)", "demanded": "SUM(demanded)",
-        "allotted": "SUM(allotted)", "ordered": "SUM(ordered)", "lines": "SUM(lines)",
-        "online_lines": "SUM(online_lines)", "prov_cartons": "SUM(CASE WHEN provincial THEN supplied ELSE 0 END)",
+        "cartons": "SUM(supplied)",
+        "amount_fen": "SUM(amount_fen)",
+        "demanded": "SUM(demanded)",
+        "allotted": "SUM(allotted)",
+        "ordered": "SUM(ordered)",
+        "lines": "SUM(lines)",
+        "online_lines": "SUM(online_lines)",
+        "prov_cartons": "SUM(CASE WHEN provincial THEN supplied ELSE 0 END)",
         "pairs_allotted": "SUM(CASE WHEN allotted > 0 THEN 1 ELSE 0 END)",
         "pairs_full": "SUM(CASE WHEN allotted > 0 AND ordered >= allotted THEN 1 ELSE 0 END)",
         "pairs_ordering": "SUM(CASE WHEN allotted > 0 AND ordered > 0 THEN 1 ELSE 0 END)",
@@ -263,7 +374,11 @@ def build(q: KpiQuery) -> Plan:
         "lm": ["cartons", "amount_fen"],
         "ly": ["cartons", "amount_fen", "prov_cartons"],
     }
-    for name, per, shift in (("cur", q.period, 0), ("lm", prev, lm_shift), ("ly", year_ago, ly_shift)):
+    kind = cube_kind(q) if cubes else None
+    periods = (("cur", q.period, 0), ("lm", prev, lm_shift), ("ly", year_ago, ly_shift))
+    if kind:
+        _cube_stages(ctes, kind, q, periods, with_month, rk, pk, gk, gsel)
+    for name, per, shift in periods if not kind else ():
         ctes.append(f"f_{name} AS ({_facts(source, per, shift, with_month)})")
         if not pdims:  # orders come from rm (or are not counted): no line counts needed
             cols = [c for c in needs[name] if c not in ("lines", "online_lines")]
@@ -318,7 +433,9 @@ def build(q: KpiQuery) -> Plan:
         )
     # products on sale that sold, per group
     gpk = _uniq(gk + ["product_id"])
-    if pdims:
+    if kind:
+        pass  # gs came from the cube
+    elif pdims:
         sold_from = "x_cur WHERE supplied > 0 AND listed = 1"
     else:  # the facts again (inline: a CTE referenced twice would be materialised), keys from r
         sold_cols = ", ".join(f"r.{c}" if c in rk else f"b.{c}" for c in gpk)
@@ -327,10 +444,11 @@ def build(q: KpiQuery) -> Plan:
             f"({_facts(source, q.period, 0, with_month)}) b JOIN r ON b.retailer_id = r.retailer_id "
             "JOIN p ON b.product_id = p.product_id WHERE b.supplied > 0 AND p.listed = 1"
         )
-    ctes.append(
-        f"gs AS (SELECT {gsel + ', ' if gsel else ''}COUNT(*) AS skus_sold FROM (SELECT DISTINCT {', '.join(gpk)} "
-        f"FROM {sold_from}) t{' GROUP BY ' + gsel if gsel else ''})"
-    )
+    if not kind:
+        ctes.append(
+            f"gs AS (SELECT {gsel + ', ' if gsel else ''}COUNT(*) AS skus_sold FROM (SELECT DISTINCT "
+            f"{', '.join(gpk)} FROM {sold_from}) t{' GROUP BY ' + gsel if gsel else ''})"
+        )
 
     if with_month:
         ctes.append(f"mt AS ({_months_table(q.period)})")
@@ -357,7 +475,7 @@ def build(q: KpiQuery) -> Plan:
         f"{' GROUP BY ' + psel if psel else ''})"
     )
     orders_from_lines = bool(pdims)
-    if not orders_from_lines and not _product_filtered(f):
+    if not orders_from_lines and not _product_filtered(f) and not kind:
         ctes.append(f"o_raw AS ({_orders(source, q.period, 0, with_month)})")
         osel = ", ".join([f"r.{c}" for c in rk] + (["o_raw.m_idx"] if with_month else []))
         ctes.append(
@@ -367,13 +485,14 @@ def build(q: KpiQuery) -> Plan:
         )
     # repeat buyers: gr_* is one row per (retailer, product-side keys[, month]) already: no DISTINCT needed
     kcols = _uniq(["retailer_id"] + ptk)
-    ctes.append(f"k_cur AS (SELECT {', '.join(_uniq(kcols + rk))} FROM gr_cur WHERE bought = 1)")
-    ctes.append(f"k_lm AS (SELECT {', '.join(kcols)} FROM gr_lm WHERE bought = 1)")
-    rep_sel = ", ".join(f"k_cur.{c}" for c in gk)
-    ctes.append(
-        f"rep AS (SELECT {rep_sel + ', ' if gk else ''}COUNT(*) AS repeat_buyers FROM k_cur "
-        f"JOIN k_lm ON {_eq(kcols, 'k_cur', 'k_lm')}{' GROUP BY ' + rep_sel if rep_sel else ''})"
-    )
+    if not kind:
+        ctes.append(f"k_cur AS (SELECT {', '.join(_uniq(kcols + rk))} FROM gr_cur WHERE bought = 1)")
+        ctes.append(f"k_lm AS (SELECT {', '.join(kcols)} FROM gr_lm WHERE bought = 1)")
+        rep_sel = ", ".join(f"k_cur.{c}" for c in gk)
+        ctes.append(
+            f"rep AS (SELECT {rep_sel + ', ' if gk else ''}COUNT(*) AS repeat_buyers FROM k_cur "
+            f"JOIN k_lm ON {_eq(kcols, 'k_cur', 'k_lm')}{' GROUP BY ' + rep_sel if rep_sel else ''})"
+        )
 
     head = "s" if not pdims else "c"
     src = "g_cur c" if pdims else "s"
@@ -397,8 +516,18 @@ def build(q: KpiQuery) -> Plan:
         orders_cols = "CAST(NULL AS BIGINT) AS orders, CAST(NULL AS BIGINT) AS online_orders"
     z = "COALESCE({0}, 0)"
     cur_cols = [
-        "cartons", "amount_fen", "demanded", "allotted", "ordered", "prov_cartons", "buyers", "orderers",
-        "routes_sold", "pairs_allotted", "pairs_full", "pairs_ordering",
+        "cartons",
+        "amount_fen",
+        "demanded",
+        "allotted",
+        "ordered",
+        "prov_cartons",
+        "buyers",
+        "orderers",
+        "routes_sold",
+        "pairs_allotted",
+        "pairs_full",
+        "pairs_ordering",
     ]
     base_cols = (
         [f"{head}.{c}" for c in gk]
@@ -425,10 +554,19 @@ def build(q: KpiQuery) -> Plan:
             srcv = "r" if d in RETAILER_DIMS else "p"
             ctes.append(f"lab_{d} AS (SELECT DISTINCT {key}, {', '.join(labels)} FROM {srcv})")
             lab_joins.append(f"LEFT JOIN lab_{d} ON base2.{key} IS NOT DISTINCT FROM lab_{d}.{key}")
-        for c in (DIMENSIONS[d] if d != "month" else ["m_idx"]):
+        for c in DIMENSIONS[d] if d != "month" else ["m_idx"]:
             out_cols.append(f"base2.{c} AS {c}" if c == key else f"lab_{d}.{c} AS {c}")
     names = q.indicators or tuple(INDICATORS)
     outer = out_cols + [f"{INDICATORS[n].sql} AS {n}" for n in names]
     sql = "WITH " + ",\n".join(ctes) + f"\nSELECT {', '.join(outer)} FROM base2 {' '.join(lab_joins)}"
     months = sorted(set(q.period.months()) | set(prev.months()) | set(year_ago.months()))
-    return Plan(sql=sql, source=source, months=tuple(months), group_columns=tuple(gcols), indicators=tuple(names))
+    tables = ("rpm", "rm") if not kind else ("qm", "qpm") if kind == "qm" else ("qpm",)
+    return Plan(
+        sql=sql,
+        source=source,
+        months=tuple(months),
+        group_columns=tuple(gcols),
+        indicators=tuple(names),
+        cube=kind,
+        tables=tables,
+    )

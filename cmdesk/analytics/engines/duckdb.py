@@ -10,13 +10,18 @@ import duckdb
 
 from ..layout import ORDER_SCHEMA, PRODUCT_DIM_SCHEMA, RETAILER_DIM_SCHEMA, agg_file
 from ..sql import Plan
-from .base import AGG_TABLES, Engine
+from .base import AGG_TABLES, CUBE_TABLES, Engine, cube_pairs_sql
 
 EMPTY = {
     "lines": ORDER_SCHEMA,
     "retailers": RETAILER_DIM_SCHEMA,
     "products": PRODUCT_DIM_SCHEMA,
     **{name: schema for name, (schema, _) in AGG_TABLES.items()},
+    **{name: schema for name, (schema, _) in CUBE_TABLES.items()},
+    # the views a cube is built from
+    "rpm_cur": AGG_TABLES["rpm"][0],
+    "rpm_prev": AGG_TABLES["rpm"][0],
+    "rm_cur": AGG_TABLES["rm"][0],
 }
 
 
@@ -97,9 +102,21 @@ class DuckDBEngine(Engine):
                 final = agg_file(self.data_dir, table, month)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 tmp = final.with_name(f".part-0.{os.getpid()}.tmp")
-                con.execute(
-                    f"COPY ({make_sql('src', month, midx)}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)"
-                )
+                con.execute(f"COPY ({make_sql('src', month, midx)}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+                os.replace(tmp, final)
+        finally:
+            con.close()
+
+    def _build_cube(self, views: dict[str, list[Path]], month: str, midx: int) -> None:
+        con = self.connect()
+        try:
+            self._register(con, views)
+            con.execute(f"CREATE TEMP TABLE cube_pairs AS {cube_pairs_sql()}")
+            for table, (_schema, make_sql) in CUBE_TABLES.items():
+                final = agg_file(self.data_dir, table, month)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = final.with_name(f".part-0.{os.getpid()}.tmp")
+                con.execute(f"COPY ({make_sql(month, midx)}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
                 os.replace(tmp, final)
         finally:
             con.close()

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ..layout import agg_file
 from ..sql import Plan
-from .base import AGG_TABLES, Engine, EngineError
+from .base import AGG_TABLES, CUBE_TABLES, Engine, EngineError, cube_pairs_sql
 from .duckdb import EMPTY
 
 _LOCK = threading.Lock()
@@ -104,21 +104,34 @@ class SparkEngine(Engine):
             df = self.spark.sql(text)
             return list(df.columns), [tuple(r) for r in df.collect()]
 
+    def _write(self, sql: str, table: str, month: str) -> None:
+        """Write one statement's result as the month's single parquet file of ``table`` (atomically)."""
+        final = agg_file(self.data_dir, table, month)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=".spark-", dir=final.parent))
+        try:
+            out = tmpdir / "out"
+            self.spark.sql(sql).coalesce(1).write.option("compression", "zstd").parquet(str(out))
+            parts = sorted(out.glob("part-*.parquet"))
+            if len(parts) != 1:
+                raise EngineError(f"Spark wrote {len(parts)} files for {table} {month}")
+            os.replace(parts[0], final)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
     def _build_month(self, src: Path, month: str, midx: int) -> None:
         with _LOCK:
             self._register({"lines": [src]})
             for table, (_schema, make_sql) in AGG_TABLES.items():
-                final = agg_file(self.data_dir, table, month)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                tmpdir = Path(tempfile.mkdtemp(prefix=".spark-", dir=final.parent))
-                try:
-                    out = tmpdir / "out"
-                    self.spark.sql(make_sql("lines", month, midx)).coalesce(1).write.option(
-                        "compression", "zstd"
-                    ).parquet(str(out))
-                    parts = sorted(out.glob("part-*.parquet"))
-                    if len(parts) != 1:
-                        raise EngineError(f"Spark wrote {len(parts)} files for {table} {month}")
-                    os.replace(parts[0], final)
-                finally:
-                    shutil.rmtree(tmpdir, ignore_errors=True)
+                self._write(make_sql("lines", month, midx), table, month)
+
+    def _build_cube(self, views: dict[str, list[Path]], month: str, midx: int) -> None:
+        with _LOCK:
+            self._register(views)
+            pairs = self.spark.sql(cube_pairs_sql()).cache()
+            pairs.createOrReplaceTempView("cube_pairs")
+            try:
+                for table, (_schema, make_sql) in CUBE_TABLES.items():
+                    self._write(make_sql(month, midx), table, month)
+            finally:
+                pairs.unpersist()

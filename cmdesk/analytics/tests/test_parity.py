@@ -16,6 +16,8 @@ QUERIES = [
     KpiQuery(Period.parse("2026-W41"), by=("route",)),
     KpiQuery(Period.parse("2026"), by=("month",)),
     KpiQuery(Period.parse("2026-Q4"), by=("brand",), filter=Filter(key_brands_only=True)),
+    KpiQuery(Period.parse("2026-10"), by=("cm", "product")),  # the route × product cube
+    KpiQuery(Period.parse("2026-09"), by=("dept", "cm")),  # the route cube
 ]
 
 
@@ -41,7 +43,7 @@ def test_spark_builds_the_same_aggregates(golden_dir, tmp_path, spark_engine):
     shutil.copytree(golden_dir, copy)
     shutil.rmtree(copy / "aggregates")
     SparkEngine(copy).refresh_aggregates()
-    for table in ("rpm", "rm"):
+    for table in ("rpm", "rm", "qpm", "qm"):
         for month in ("2025-10", "2026-09", "2026-10"):
             rel = f"aggregates/{table}/month={month}/part-0.parquet"
             mine = pq.read_table(copy / rel).to_pylist()

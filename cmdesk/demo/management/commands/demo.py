@@ -57,8 +57,8 @@ class Command(BaseCommand):
         report = refresh_all(full=full)
         if report.months or report.removed:
             self.stdout.write(
-                f"Indicator aggregates: {len(report.months)} months rebuilt, {len(report.removed)} removed "
-                f"in {report.seconds:.1f}s"
+                f"Indicator aggregates: {len(report.months)} months rebuilt, {len(report.removed)} removed, "
+                f"route cubes of {len(report.cubes)} months in {report.seconds:.1f}s"
             )
 
     def _supply(self, spec: DemoSpec, progress) -> None:

@@ -18,5 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         report = refresh_all(full=o["all"], engine_name=o["engine"])
         self.stdout.write(
-            f"{len(report.months)} months rebuilt, {len(report.removed)} removed in {report.seconds:.1f}s"
+            f"{len(report.months)} months rebuilt, {len(report.removed)} removed, route cubes of "
+            f"{len(report.cubes)} months rebuilt in {report.seconds:.1f}s"
         )
