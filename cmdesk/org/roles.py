@@ -116,6 +116,7 @@ _SUPPLY_HEAD = [
     "supply.publish_allocation",
     "supply.add_forecastrun",
     "supply.add_alert",
+    "supply.change_retailerclass",  # manual class levels (e.g. display) of the retailers in scope
 ]
 _SUPPLY_CLERK = [*_SUPPLY_HEAD]
 _SUPPLY_CENTRE = [
@@ -125,7 +126,6 @@ _SUPPLY_CENTRE = [
     "supply.change_tierscheme",
     "supply.add_classscheme",
     "supply.change_classscheme",
-    "supply.change_retailerclass",
     "supply.add_alertrules",
     "supply.change_alertrules",
 ]

@@ -19,17 +19,21 @@ allocation's tier × class variant reads.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Count
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cmdesk.core.audit import acting_as
-from cmdesk.core.scope import has_model_perm
+from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind
 from cmdesk.retail.choices import FORMAT_LETTER, BusinessFormat, CreditGrade, MarketType, RetailerStatus
 from cmdesk.retail.models import Retailer
@@ -429,3 +433,246 @@ def describe(scheme: ClassScheme, levels: dict[str, str]) -> str:
         str(labels.get(f"{d['code']}:{levels.get(d['code'])}", levels.get(d["code"], UNMATCHED)))
         for d in scheme.dimensions
     )
+
+
+# --- manual levels: counts and the bulk upload -----------------------------------------------------------------------
+MANUAL_MAX_ROWS = 50_000  # a city has about 26,400 retailers
+MANUAL_FIXED_COLUMNS = 2  # A: licence number, B: retailer name (read for nothing); the dimensions from C
+_HEADER_CODE = re.compile(r"\(([^()]+)\)\s*$")
+
+
+def manual_dimensions(scheme: ClassScheme) -> list[dict]:
+    """The scheme's dimensions whose levels are set by hand."""
+    return [d for d in scheme.dimensions if d.get("source") == "manual"]
+
+
+def manual_header(dim: dict) -> str:
+    """A manual dimension's column header in the template: ``陈列 (display)``; the upload reads the code back."""
+    return f"{dim.get('name') or dim['code']} ({dim['code']})"
+
+
+def manual_counts(scheme: ClassScheme, classes_qs) -> list[dict[str, Any]]:
+    """For each manual dimension of the (already restricted) RetailerClass rows: how many have a level set by hand,
+    how many not (they take the dimension's default), and the count per level set."""
+    if not manual_dimensions(scheme):
+        return []
+    total = classes_qs.count()
+    out = []
+    for dim in manual_dimensions(scheme):
+        per = dict(
+            classes_qs.filter(manual__has_key=dim["code"])
+            .order_by()
+            .values(level=KeyTextTransform(dim["code"], "manual"))
+            .annotate(n=Count("id"))
+            .values_list("level", "n")
+        )
+        levels = [
+            {"code": lv["code"], "label": lv.get("label", ""), "count": per.get(lv["code"], 0)} for lv in dim["levels"]
+        ]
+        done = sum(per.values())
+        out.append(
+            {
+                "dim": dim,
+                "set": done,
+                "unset": total - done,
+                "default": dim.get("default") or UNMATCHED,
+                "levels": levels,
+            }
+        )
+    return out
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text: numbers without a trailing ``.0`` (Excel stores ``1`` and licence numbers as floats)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _column_letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index + 1)
+
+
+def _level_code(dim: dict, text: str) -> str | None:
+    """The level code a cell names: the code itself, the code in another case, or the level's label."""
+    levels = dim["levels"]
+    for lv in levels:
+        if lv["code"] == text:
+            return lv["code"]
+    folded = [lv["code"] for lv in levels if lv["code"].casefold() == text.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    labelled = [lv["code"] for lv in levels if str(lv.get("label", "")) == text]
+    return labelled[0] if len(labelled) == 1 else None
+
+
+Problem = tuple[int, int, str]  # row number (1: the header), column index (0: A), reason
+
+
+def _manual_columns(scheme: ClassScheme, header: Sequence[Any], problems: list[Problem]) -> dict[int, dict]:
+    """Map the header's dimension columns (C onwards) to manual dimensions; bad headers go to ``problems``."""
+    by_code = {d["code"]: d for d in scheme.dimensions}
+    by_name = {str(d.get("name")): d for d in scheme.dimensions if d.get("name")}
+    columns: dict[int, dict] = {}
+    seen: dict[str, int] = {}
+    for index in range(MANUAL_FIXED_COLUMNS, len(header)):
+        text = _cell_text(header[index])
+        if not text:
+            continue
+        found = _HEADER_CODE.search(text)
+        dim = by_code.get(found.group(1).strip()) if found else None
+        dim = dim or by_code.get(text) or by_name.get(text)
+        if dim is None:
+            reason = _("%(value)s is not a dimension of this scheme.") % {"value": text}
+        elif dim.get("source") != "manual":
+            reason = _("%(dim)s is not a manual dimension: its levels are computed.") % {
+                "dim": dim.get("name") or dim["code"]
+            }
+        elif dim["code"] in seen:
+            reason = _("%(dim)s is already in column %(other)s.") % {
+                "dim": dim.get("name") or dim["code"],
+                "other": _column_letter(seen[dim["code"]]),
+            }
+        else:
+            seen[dim["code"]] = index
+            columns[index] = dim
+            continue
+        problems.append((1, index, reason))
+    return columns
+
+
+def _row_message(row: int, column: int, reason: str) -> str:
+    return _("row %(row)s, column %(column)s: %(reason)s") % {
+        "row": row,
+        "column": _column_letter(column),
+        "reason": reason,
+    }
+
+
+def _parse_manual_rows(
+    scheme: ClassScheme, rows: Iterable[Sequence[Any]], problems: list[Problem]
+) -> tuple[dict[int, tuple[str, dict[str, str]]], int]:
+    """The sheet's rows as {row number: (licence, {dimension: level code})} (blank cells left out) and the count of
+    non-blank rows; what cannot be read goes to ``problems``."""
+    rows = iter(rows)
+    header = next(rows, None)
+    if header is None:
+        raise ValidationError(_("The sheet is empty: the first row must be the header."))
+    header = list(header)
+    columns = _manual_columns(scheme, header, problems)
+    if not columns and not problems:
+        raise ValidationError(_("The header names no manual dimension from column C on."))
+    wanted: dict[int, tuple[str, dict[str, str]]] = {}
+    first_row: dict[str, int] = {}
+    count = 0
+    for number, row in enumerate(rows, start=2):
+        cells = [_cell_text(v) for v in row]
+        if not any(cells):
+            continue
+        count += 1
+        if count > MANUAL_MAX_ROWS:
+            raise ValidationError(_("More than %(n)s rows: split the file.") % {"n": MANUAL_MAX_ROWS})
+        licence = cells[0]
+        if not licence:
+            problems.append((number, 0, _("the licence number is missing.")))
+        elif licence in first_row:
+            problems.append(
+                (number, 0, _("the licence number %(value)s is already on row %(other)s.")
+                 % {"value": licence, "other": first_row[licence]})
+            )  # fmt: skip
+        else:
+            first_row[licence] = number
+        levels: dict[str, str] = {}
+        for index in range(MANUAL_FIXED_COLUMNS, len(cells)):
+            text = cells[index]
+            if not text:
+                continue  # blank: leave as is
+            dim = columns.get(index)
+            if dim is None:
+                if not _cell_text(header[index] if index < len(header) else None):
+                    problems.append((number, index, _("the column has no dimension in its header.")))
+                continue  # a bad header is reported once, on row 1
+            code = _level_code(dim, text)
+            if code is None:
+                reason = _("%(value)s is not a level of %(dim)s (levels: %(levels)s).") % {
+                    "value": text,
+                    "dim": dim.get("name") or dim["code"],
+                    "levels": ", ".join(lv["code"] for lv in dim["levels"]),
+                }
+                problems.append((number, index, reason))
+            else:
+                levels[dim["code"]] = code
+        if licence and first_row.get(licence) == number:
+            wanted[number] = (licence, levels)
+    if count == 0 and not problems:
+        raise ValidationError(_("The file has no rows under the header."))
+    return wanted, count
+
+
+def set_manual_levels(scheme: ClassScheme, rows: Iterable[Sequence[Any]], user: Any = None) -> dict[str, int]:
+    """Set many retailers' manual levels at once from a sheet's rows, the header first, as the template has them:
+    licence number, retailer name, then one column per manual dimension named by its code, its name or
+    ``name (code)``. A blank cell leaves that level as it is.
+
+    Every row is checked first (unknown licence, a retailer outside the user's scope or not classified under the
+    scheme, a repeated licence, a column that is not a manual dimension, a level the dimension does not have); the
+    problems, each "row N, column X: reason", come together in one ValidationError and nothing is written.
+    Otherwise each retailer whose levels change gets its code recomputed and is saved with its audit row, as
+    :func:`set_manual_level` does, all in one transaction. Returns the rows read and the retailers changed."""
+    if user is not None and not has_model_perm(user, RetailerClass, "change"):
+        raise PermissionDenied
+    if not manual_dimensions(scheme):
+        raise ValidationError(_("%(scheme)s has no manual dimension.") % {"scheme": scheme})
+    problems: list[Problem] = []
+    wanted, count = _parse_manual_rows(scheme, rows, problems)
+    scope = user_scope(user) if user is not None else None
+    with transaction.atomic(), acting_as(user):
+        # which licences exist, which of those the user may reach, which are classified under the scheme
+        licences = [licence for licence, _levels in wanted.values()]
+        ids: dict[str, int] = {}
+        reachable: set[int] = set()
+        classes: dict[int, RetailerClass] = {}
+        for k in range(0, len(licences), BATCH):
+            part = licences[k : k + BATCH]
+            found = Retailer.objects.filter(licence_no__in=part)
+            ids.update(found.values_list("licence_no", "id"))
+            reachable.update((found.in_scope(scope) if scope is not None else found).values_list("id", flat=True))
+            rcs = RetailerClass.objects.filter(scheme=scheme, retailer__licence_no__in=part)
+            if user is not None:
+                rcs = rcs.restrict(user, "change")
+            classes.update((rc.retailer_id, rc) for rc in rcs.select_for_update())
+        for number, (licence, _levels) in wanted.items():
+            rid = ids.get(licence)
+            if rid is None or rid not in reachable:
+                # the same answer for both: a head does not learn which licences exist outside its scope
+                reason = _("no retailer in your scope has the licence number %(value)s.") % {"value": licence}
+                problems.append((number, 0, reason))
+            elif rid not in classes:
+                reason = _("the retailer %(value)s has no class under this scheme yet: classify first.") % {
+                    "value": licence
+                }
+                problems.append((number, 0, reason))
+        if problems:
+            raise ValidationError([_row_message(*p) for p in sorted(problems)])
+
+        changed: list[RetailerClass] = []
+        for licence, levels in wanted.values():
+            rc = classes[ids[licence]]
+            manual = {**rc.manual, **levels}
+            if manual != rc.manual:
+                rc.manual = manual
+                changed.append(rc)
+        for k in range(0, len(changed), BATCH):
+            part = changed[k : k + BATCH]
+            rids = [rc.retailer_id for rc in part]
+            fields = list(Retailer.objects.filter(pk__in=rids).values(*set(FIELDS)))
+            volumes = latest_volumes(rids) if _needs_volume(scheme) else {}
+            result = compute(scheme, fields, {rc.retailer_id: rc.manual for rc in part}, volumes)
+            for rc in part:
+                rc.code, rc.levels = result[rc.retailer_id]
+                rc.save()  # one save per retailer writes its audit row, as set_manual_level does
+    return {"rows": count, "changed": len(changed)}

@@ -22,6 +22,7 @@ transaction, with audit entries, and is refused for a run that is not a draft or
 from __future__ import annotations
 
 import calendar
+import copy
 import datetime as dt
 import math
 from bisect import bisect_right
@@ -34,7 +35,7 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -1099,3 +1100,68 @@ def _explain_weighted(score: TierScore, snap: dict, window_text: str) -> dict[st
                     "yuan": _fmt0(more * price),
                 }
     return {"headline": headline, "components": rows, "move_up": move, "needed": needed, "window": window_text}
+
+
+# --- org units' own schemes (the scheme pages) -----------------------------------------------------------------------
+SCHEME_SETTINGS = (
+    "tier_count",
+    "method",
+    "period",
+    "window_months",
+    "weights",
+    "volume_bands",
+    "price_bands",
+    "initial_rules",
+    "ability_rules",
+    "shape",
+    "hold_band",
+    "max_step",
+)
+
+
+def new_override(org_unit: OrgUnit) -> TierScheme:
+    """An unsaved scheme of ``org_unit``'s own, starting as a copy of the scheme it follows now and named after the
+    unit; save it with :func:`save_scheme`. Refused when the unit already has its own scheme."""
+    base = scheme_for(org_unit)
+    if base.org_unit_id == org_unit.pk:
+        raise ValidationError(_("%(unit)s already has its own tier scheme.") % {"unit": org_unit.name})
+    values = {name: copy.deepcopy(getattr(base, name)) for name in SCHEME_SETTINGS}
+    return TierScheme(org_unit=org_unit, name=_("%(unit)s tier scheme") % {"unit": org_unit.name}, **values)
+
+
+def delete_scheme(scheme: TierScheme, user: Any) -> TierScheme:
+    """Remove an org unit's own scheme so the unit follows its parent's (or the city's) again, audited; returns the
+    scheme the unit follows now.
+
+    Removing an override changes the unit's configuration, so it takes the change permission (the centre holds add and
+    change on schemes, not delete). The city scheme is never removed. A scheme a recompute used stays as that run's
+    record (``TierRun.scheme`` protects it): the refusal says so."""
+    if user is not None:
+        if not has_model_perm(user, TierScheme, "change"):
+            raise PermissionDenied
+        scope = user_scope(user)
+        if scheme.org_unit_id is not None and not (
+            scope.kind in ("all", "org")
+            and OrgUnit.objects.get_queryset().in_scope(scope).filter(pk=scheme.org_unit_id).exists()
+        ):
+            raise OutOfScope
+    if scheme.org_unit_id is None:
+        raise ValidationError(
+            _("The city scheme cannot be removed: every unit without a scheme of its own follows it.")
+        )
+    unit = scheme.org_unit
+    runs = list(TierRun.objects.filter(scheme=scheme).order_by("-id").values_list("pk", flat=True)[:5])
+    if runs:
+        raise ValidationError(
+            _(
+                "Recomputes used this scheme (%(runs)s); it stays as their record and cannot be removed. Change its "
+                "settings instead."
+            )
+            % {"runs": ", ".join(str(pk) for pk in runs)}
+        )
+    try:
+        with transaction.atomic(), acting_as(user):
+            scheme.delete()
+    except ProtectedError as exc:  # a recompute started in between
+        raise ValidationError(_("A recompute uses this scheme now; it cannot be removed.")) from exc
+    return scheme_for(unit)

@@ -7,9 +7,16 @@
 * ``supply:tier_retailer`` — one retailer's explanation (its tier, the scheme, its components, what would move it up)
   and its tier history; built as cards so a CM can show it on a phone.
 * POST only: ``supply:tier_run_create``, ``supply:tier_run_apply``, ``supply:tier_run_discard``.
+* ``supply:tier_schemes`` — the city scheme and every org unit's own scheme (its settings and the scheme in plain
+  words) and which unit follows which scheme; the centre edits them (``supply:tier_scheme_edit``), gives a branch or
+  department a scheme of its own starting as a copy of the one it follows (``supply:tier_scheme_create``) and removes
+  one so the unit inherits again (``supply:tier_scheme_delete``, POST). Saving goes through ``save_scheme`` /
+  ``delete_scheme`` (validated, audited); each edit page shows the scheme's history.
 
 Every read goes through ``restrict`` (a CM sees its own retailers, others 404); a role without the tier permissions
-(the inspector) gets 403.
+(the inspector) gets 403. Schemes are reference data every role with the view permission reads; editing an org unit's
+scheme outside the user's scope is a 404, editing without the change (or add) permission a 403, and the city scheme is
+edited only by a user whose scope is the whole city.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -30,15 +38,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cmdesk.core.audit import history_for
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import call_service
 from cmdesk.core.pages import need_perm as _need
-from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.core.scope import Scope, has_model_perm, user_scope
+from cmdesk.core.views import with_actor_names
 from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit, staff_of
 from cmdesk.retail.models import Retailer
 
-from ..models import RunStatus, TierRun, TierScore
+from ..forms_tiers import SchemeEditor
+from ..models import RunStatus, TierRun, TierScheme, TierScore
 from ..services import tiers as svc
 
 PAGE = 100
@@ -273,6 +285,174 @@ def ability_labels() -> dict[str, str]:
     }
 
 
+# --- tier schemes -----------------------------------------------------------------------------------------------------
+OVERRIDE_KINDS = (OrgKind.BRANCH, OrgKind.DEPARTMENT)  # the units a recompute runs for (the city has the city scheme)
+FOLLOWER_KINDS = (OrgKind.CITY, OrgKind.BRANCH, OrgKind.DEPARTMENT)
+
+
+def _unit_in_scope(scope: Scope, unit: OrgUnit) -> bool:
+    """Is the org unit inside an org scope (the whole city, or a subtree)? A CM's "own" scope holds no unit."""
+    return scope.kind == "all" or (
+        scope.kind == "org" and bool(scope.org_path) and unit.path.startswith(scope.org_path)
+    )
+
+
+def _scheme_in_scope(scope: Scope, scheme: TierScheme) -> bool:
+    """May a user with this scope edit the scheme: the city's needs the whole city, a unit's needs the unit."""
+    return scope.kind == "all" if scheme.org_unit_id is None else _unit_in_scope(scope, scheme.org_unit)
+
+
+def override_units(user: Any) -> list[OrgUnit]:
+    """The branches and departments in the user's scope that have no scheme of their own (the create form's choice)."""
+    scope = user_scope(user)
+    if not has_model_perm(user, TierScheme, "add") or scope.kind not in ("all", "org"):
+        return []
+    units = OrgUnit.objects.get_queryset().in_scope(scope).filter(kind__in=OVERRIDE_KINDS, tier_scheme__isnull=True)
+    return list(units.order_by("path"))
+
+
+def _followed(units: list[OrgUnit], overrides: list[TierScheme], city: TierScheme) -> dict[int, TierScheme]:
+    """The scheme each unit follows (its own, else its nearest ancestor's, else the city's), from paths alone."""
+    by_path = {s.org_unit.path: s for s in overrides}
+    step = OrgUnit.steplen
+    out = {}
+    for unit in units:
+        prefixes = (unit.path[:i] for i in range(len(unit.path), 0, -step))
+        out[unit.pk] = next((by_path[p] for p in prefixes if p in by_path), city)
+    return out
+
+
+def _scheme(request: HttpRequest, pk: int, action: str) -> TierScheme:
+    """The scheme to edit or remove: a unit's outside the user's scope is a 404, then the model permission a 403."""
+    _need(request, TierScheme)
+    scheme = get_object_or_404(TierScheme.objects.restrict(request.user).select_related("org_unit"), pk=pk)
+    scope = user_scope(request.user)
+    if scheme.org_unit_id is not None and not _unit_in_scope(scope, scheme.org_unit):
+        raise Http404
+    _need(request, TierScheme, action)
+    if not _scheme_in_scope(scope, scheme):  # the city scheme: only a city-wide user
+        raise PermissionDenied(_("Only the marketing centre edits the city scheme."))
+    return scheme
+
+
+@login_required
+def tier_scheme_list(request: HttpRequest) -> HttpResponse:
+    _need(request, TierScheme)
+    city = svc.city_default()
+    overrides = list(
+        TierScheme.objects.restrict(request.user)
+        .filter(org_unit__isnull=False)
+        .select_related("org_unit")
+        .order_by("org_unit__path")
+    )
+    units = list(OrgUnit.objects.get_queryset().filter(kind__in=FOLLOWER_KINDS))
+    followed = _followed(units, overrides, city)
+    scope = user_scope(request.user)
+    can_change = has_model_perm(request.user, TierScheme, "change")
+    rows = []
+    for scheme in [city, *overrides]:
+        may = can_change and _scheme_in_scope(scope, scheme)
+        rows.append(
+            {
+                "scheme": scheme,
+                "text": svc.scheme_text(scheme),
+                "followers": [
+                    u for u in units if followed[u.pk] is scheme and u.pk != scheme.org_unit_id and u.depth > 1
+                ],
+                "can_edit": may,
+                "can_delete": may and scheme.org_unit_id is not None,
+            }
+        )
+    context = {
+        "rows": rows,
+        "units": [{"unit": u, "scheme": followed[u.pk], "own": followed[u.pk].org_unit_id == u.pk} for u in units],
+        "new_units": override_units(request.user),
+        "can_add": has_model_perm(request.user, TierScheme, "add"),
+    }
+    return render(request, "supply/tier_scheme_list.html", context)
+
+
+def _scheme_page(request: HttpRequest, scheme: TierScheme, editor: SchemeEditor, **extra: Any) -> HttpResponse:
+    context = {
+        "scheme": scheme,
+        "editor": editor,
+        "history": with_actor_names(history_for(scheme)) if scheme.pk else None,
+        "parent": svc.scheme_for(OrgUnit.objects.get_parent(scheme.org_unit)) if scheme.org_unit_id else None,
+        **extra,
+    }
+    return render(request, "supply/tier_scheme_form.html", context, status=400 if editor.has_errors else 200)
+
+
+@login_required
+def tier_scheme_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    scheme = _scheme(request, pk, "change")
+    editor = SchemeEditor(scheme, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and editor.is_valid():
+        editor.apply(scheme)
+        try:
+            svc.save_scheme(scheme, request.user)
+        except ValidationError as error:
+            editor.add_error(error)
+            scheme.refresh_from_db()  # the page's heading shows what is saved; the inputs keep what was typed
+        else:
+            messages.success(request, _("Tier scheme %(name)s saved.") % {"name": scheme.name})
+            return redirect("supply:tier_schemes")
+    return _scheme_page(request, scheme, editor)
+
+
+@login_required
+def tier_scheme_create(request: HttpRequest) -> HttpResponse:
+    _need(request, TierScheme)
+    raw = (request.POST.get("unit") or request.GET.get("unit") or "").strip()
+    unit = None
+    if raw:
+        unit = get_object_or_404(OrgUnit.objects.get_queryset(), pk=int(raw) if raw.isdigit() else 0)
+        if not _unit_in_scope(user_scope(request.user), unit):
+            raise Http404
+    _need(request, TierScheme, "add")
+    if unit is None:  # choose the unit first: the form starts from the scheme that unit follows
+        return render(request, "supply/tier_scheme_form.html", {"choose": override_units(request.user)})
+    if unit.kind not in OVERRIDE_KINDS:
+        raise Http404
+    own = TierScheme.objects.filter(org_unit=unit).first()
+    if own is not None:
+        messages.info(request, _("%(unit)s already has its own tier scheme.") % {"unit": unit.name})
+        return redirect("supply:tier_scheme_edit", own.pk)
+    base = svc.scheme_for(unit)
+    scheme = svc.new_override(unit)
+    editor = SchemeEditor(scheme, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and editor.is_valid():
+        editor.apply(scheme)
+        try:
+            svc.save_scheme(scheme, request.user)
+        except ValidationError as error:
+            editor.add_error(error)
+        except IntegrityError:  # another user gave the unit its scheme in the meantime
+            editor.main.add_error(None, _("%(unit)s already has its own tier scheme.") % {"unit": unit.name})
+        else:
+            messages.success(
+                request,
+                _("%(unit)s now follows its own tier scheme %(name)s.") % {"unit": unit.name, "name": scheme.name},
+            )
+            return redirect("supply:tier_schemes")
+    return _scheme_page(request, scheme, editor, base=base, unit=unit)
+
+
+@login_required
+@require_POST
+def tier_scheme_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    scheme = _scheme(request, pk, "change")
+    unit, name = scheme.org_unit, scheme.name
+    now = call_service(request, svc.delete_scheme, scheme, request.user)
+    if now is None:
+        return redirect("supply:tier_scheme_edit", pk) if unit is not None else redirect("supply:tier_schemes")
+    messages.success(
+        request,
+        _("%(name)s removed: %(unit)s follows %(now)s again.") % {"name": name, "unit": unit.name, "now": now.name},
+    )
+    return redirect("supply:tier_schemes")
+
+
 urlpatterns = [
     path("tiers/", tier_overview, name="tier_overview"),
     path("tiers/recompute/", tier_run_create, name="tier_run_create"),
@@ -281,4 +461,8 @@ urlpatterns = [
     path("tiers/runs/<int:pk>/discard/", tier_run_discard, name="tier_run_discard"),
     path("tiers/runs/<int:pk>/export.xlsx", tier_run_export, name="tier_run_export"),
     path("tiers/retailer/<int:pk>/", tier_retailer, name="tier_retailer"),
+    path("tiers/schemes/", tier_scheme_list, name="tier_schemes"),
+    path("tiers/schemes/new/", tier_scheme_create, name="tier_scheme_create"),
+    path("tiers/schemes/<int:pk>/", tier_scheme_edit, name="tier_scheme_edit"),
+    path("tiers/schemes/<int:pk>/delete/", tier_scheme_delete, name="tier_scheme_delete"),
 ]
