@@ -215,6 +215,7 @@ class Engine:
     """Common behaviour; subclasses provide ``_execute(plan_sql, views) -> (columns, rows)`` and ``_build_month``."""
 
     name = "base"
+    use_cubes = True  # False: answer from rpm/rm even where the route cubes could (benchmarks, diagnosis)
 
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir)
@@ -358,7 +359,7 @@ class Engine:
     def plan(self, q: KpiQuery) -> Plan:
         if q.resolved_source != "aggregates":
             return build(q)
-        plan = build(q)
+        plan = build(q, cubes=self.use_cubes)
         if plan.cube and not self.cubes_fresh(list(plan.months)):
             plan = build(q, cubes=False)  # never answer from cubes of other files or snapshots
         if (

@@ -64,12 +64,10 @@ def test_cube_answers_like_the_pairs_and_the_lines(duck, item):
     assert (plan.cube, plan.source) == (kind, "aggregates")
     from_cube = duck.run(q)
     assert from_cube.rows, "the query should return rows"
-    duck_plan = duck.plan
-    try:
-        duck.plan = lambda query: build(query, cubes=False)  # the same engine, the cubes turned off
-        from_pairs = duck.run(q)
-    finally:
-        duck.plan = duck_plan
+    pairs_engine = get_engine("duckdb", duck.data_dir)
+    pairs_engine.use_cubes = False
+    assert pairs_engine.plan(q).cube is None
+    from_pairs = pairs_engine.run(q)
     from_lines = duck.run(dataclasses.replace(q, source="lines"))
     assert from_cube.rows == from_pairs.rows
     assert from_cube.rows == from_lines.rows
