@@ -174,6 +174,30 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # fields named status/kind/preset/level_* hold different choice sets in different models: name each set
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStatusEnum": "cmdesk.catalog.models.ProductStatus",
+        "ImportStatusEnum": "cmdesk.sales.models.ImportStatus",
+        "OrgKindEnum": "cmdesk.org.choices.OrgKind",
+        "CareerLevelEnum": "cmdesk.org.choices.CareerLevel",
+        "PlanStatusEnum": "cmdesk.work.models.PlanStatus",
+        "VisitStatusEnum": "cmdesk.work.models.VisitStatus",
+        "FeedbackKindEnum": "cmdesk.work.models.FeedbackKind",
+        "FeedbackStatusEnum": "cmdesk.work.models.FeedbackStatus",
+        "SummaryKindEnum": "cmdesk.work.models.SummaryKind",
+        "SummaryStatusEnum": "cmdesk.work.models.SummaryStatus",
+        "RetailerStatusEnum": "cmdesk.retail.choices.RetailerStatus",
+        "SchemeStatusEnum": "cmdesk.assess.models.SchemeStatus",
+        "AssessRunStatusEnum": "cmdesk.assess.models.RunStatus",
+        "ItemStatusEnum": "cmdesk.assess.models.ItemStatus",
+        "AppealStatusEnum": "cmdesk.assess.models.AppealStatus",
+        "SupplyRunStatusEnum": "cmdesk.supply.models.RunStatus",
+        "ClassPresetEnum": "cmdesk.supply.models.ClassPreset",
+        "AlertPresetEnum": "cmdesk.supply.models.AlertPreset",
+        "AlertKindEnum": "cmdesk.supply.models.AlertKind",
+        "AlertStatusEnum": "cmdesk.supply.models.AlertStatus",
+        "AllocationStatusEnum": "cmdesk.supply.models.AllocationStatus",
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

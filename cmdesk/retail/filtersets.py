@@ -3,6 +3,8 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from cmdesk.org.models import OrgUnit, Staff
 
@@ -56,6 +58,7 @@ class RetailerFilterSet(django_filters.FilterSet):
     def filter_q(self, queryset, name, value):
         return search_retailers(queryset, value)
 
+    @extend_schema_field(OpenApiTypes.INT)  # the org unit's id
     def filter_org(self, queryset, name, value):
         return queryset.filter(route__org_unit__path__startswith=value.path) if value else queryset
 
