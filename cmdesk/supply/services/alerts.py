@@ -5,7 +5,8 @@
   province values (:data:`PRESETS`).
 * :func:`detect_month` — runs :func:`cmdesk.analytics.anomaly.detect` over a month for a scope (the city, or one org
   unit's subtree) and upserts :class:`Alert` rows by key (kind, subject, period): rerunning updates the figures of
-  open alerts and never duplicates; a dismissed or closed alert keeps its status.
+  open alerts and never duplicates; a dismissed or closed alert keeps its status. Each retailer is judged by the
+  rules of its nearest unit with own rules, else the scope's (:func:`detect_by_rules`).
 * workflow: :func:`alert_dismiss` (CM or head, with a reason), :func:`alert_refer` (to the area's inspector with a
   deadline and a note), :func:`referral_answer` (the inspector's outcome and feedback close the alert),
   :func:`remind_overdue` (one in-app reminder per overdue referral for the inspector and the referrer).
@@ -15,15 +16,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+from auditlog.models import LogEntry
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -32,9 +37,9 @@ from django.utils.translation import gettext as _
 from cmdesk.analytics import anomaly
 from cmdesk.analytics.layout import MONTH_RE
 from cmdesk.catalog.models import Product
-from cmdesk.core.audit import acting_as, register
+from cmdesk.core.audit import acting_as, history_for, register
 from cmdesk.core.exceptions import OutOfScope
-from cmdesk.core.scope import has_model_perm
+from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, Staff, staff_of
 from cmdesk.retail.choices import RetailerStatus
@@ -199,6 +204,7 @@ class Population:
     products: pa.Table
     route_unit: dict[int, int]  # retailer id → its route's org unit id
     branches: dict[str, OrgUnit]  # branch key ("id") → branch
+    unit_paths: dict[int, str] = field(default_factory=dict)  # route org unit id → its path
 
 
 def population(unit: OrgUnit) -> Population:
@@ -224,10 +230,12 @@ def population(unit: OrgUnit) -> Population:
         )  # fmt: skip
     )
     route_unit = {}
+    unit_paths: dict[int, str] = {}
     cols: dict[str, list] = {name: [] for name in anomaly.RETAILER_SCHEMA.names}
     for rid, tier, fmt, mkt, unit_id, path, opened, closed, phone, account, status in rows:
         branch = _branch_of(path, branches)
         route_unit[rid] = unit_id
+        unit_paths[unit_id] = path
         if status in RETAILER_CLOSED and closed is None:
             closed = dt.date.min  # closed without a date: never part of the population
         for name, value in (
@@ -250,6 +258,7 @@ def population(unit: OrgUnit) -> Population:
         ),
         route_unit,
         {str(u.pk): u for u in branches.values()},
+        unit_paths,
     )
 
 
@@ -355,6 +364,42 @@ def alert_key(f: anomaly.Finding, month: str) -> str:
     return f"{f.kind}:{f.subject}:{period}"
 
 
+#: Rules whose figures come from the whole population (the median month of a tier and format; partners in any
+#: branch), with the thresholds they read. A unit's own rules run over the whole population for these, and only when
+#: the unit's values of those thresholds differ from the scope's (else the scope's run has the same findings).
+POPULATION_RULES: dict[str, tuple[str, ...]] = {
+    anomaly.ABOVE_TIER: ("peer_tier_band", "peer_min_size", "order_min_cartons", "proxy_volume_ratio"),
+    anomaly.PROXY: ("peer_tier_band", "peer_min_size", "order_min_cartons", "proxy_similarity"),
+}
+#: Rules that read no threshold: the scope's run answers them for every retailer.
+FIXED_RULES = frozenset({anomaly.SHARED_ACCOUNT})
+BRAND_RULES = frozenset({anomaly.BRAND_MONTH, anomaly.DAY_SHARE})
+#: Rules that compare a retailer with itself or with its own county branch (brand totals per branch; peer groups are
+#: keyed by branch): run over the whole branches concerned, they give the figures of a run over the whole population.
+BRANCH_RULES = frozenset(anomaly.KINDS) - set(POPULATION_RULES) - FIXED_RULES
+
+
+@dataclass
+class RulesUse:
+    """A rules row a detection applied: the retailers it judged and the alerts it gave (a brand alert counts for the
+    rules of its unit: the scope's for the scope's totals, a branch's own for the branch's)."""
+
+    rules: AlertRules
+    retailers: int = 0
+    alerts: int = 0
+
+
+@dataclass
+class DetectRun:
+    """A detector run under units' own rules (beyond the scope's run): over how many retailers, for which rules."""
+
+    rules: list[AlertRules]  # the own rules rows sharing these thresholds
+    retailers: int
+    kinds: tuple[str, ...]
+    screened: dict[str, int]
+    seconds: float
+
+
 @dataclass
 class DetectReport:
     month: str
@@ -363,9 +408,11 @@ class DetectReport:
     updated: int = 0
     unchanged: int = 0  # dismissed or closed alerts found again (left as they are)
     by_kind: dict[str, int] = field(default_factory=dict)
-    screened: dict[str, int] = field(default_factory=dict)
+    screened: dict[str, int] = field(default_factory=dict)  # by the run of the scope's rules over the whole scope
     seconds: float = 0.0
     lines: int = 0
+    rules: list[RulesUse] = field(default_factory=list)  # the scope's rules first, then units' own rules by path
+    runs: list[DetectRun] = field(default_factory=list)  # the runs under units' own rules
 
 
 def _brand_products(brands: set[str]) -> dict[str, int]:
@@ -376,26 +423,135 @@ def _brand_products(brands: set[str]) -> dict[str, int]:
     return out
 
 
-def detect_month(month: str, scope: str | None = None, user: Any = None) -> DetectReport:
-    """Detect ``month`` over the scope (an org unit code, default the city) and upsert the alerts."""
-    month = parse_month(month)
-    unit = scope_unit(scope)
-    rules = rules_for(unit)
-    th = thresholds(rules)
-    t0 = time.perf_counter()
-    pop = population(unit)
+@dataclass
+class RulesPlan:
+    """Which rules judge what in a detection over a scope: a retailer the rules of its nearest unit with own rules
+    (:func:`rules_for` of its route's unit), a branch's brand totals the branch's, anything else the scope's."""
+
+    scope_rules: AlertRules
+    own: list[AlertRules]  # units' own rules below the scope, by path
+    thresholds: dict[int, anomaly.Thresholds]  # rules pk → its thresholds
+    retailer_rules: dict[int, AlertRules] = field(default_factory=dict)  # retailer → own rules (absent: the scope's)
+    branch_rules: dict[str, AlertRules] = field(default_factory=dict)  # branch key → own rules (absent: the scope's)
+
+    @property
+    def th(self) -> anomaly.Thresholds:
+        return self.thresholds[self.scope_rules.pk]
+
+    def owner(self, f: anomaly.Finding) -> AlertRules:
+        """The rules that judge a finding's subject."""
+        if f.retailer_id is None:
+            return self.branch_rules.get(f.unit, self.scope_rules)
+        return self.retailer_rules.get(f.retailer_id, self.scope_rules)
+
+
+def rules_plan(unit: OrgUnit, pop: Population) -> RulesPlan:
+    """The rules of a detection over ``unit``'s population (one query for the own rules below the unit)."""
+    scope_rules = rules_for(unit)
+    own = list(
+        AlertRules.objects.filter(org_unit__path__startswith=unit.path, org_unit__depth__gt=unit.depth)
+        .select_related("org_unit")
+        .order_by("org_unit__path")
+    )
+    plan = RulesPlan(scope_rules, own, {r.pk: thresholds(r) for r in [scope_rules, *own]})
+    if not own:
+        return plan
+    by_path = {r.org_unit.path: r for r in own}
+
+    def nearest(path: str) -> AlertRules | None:
+        for end in range(len(path), len(unit.path), -OrgUnit.steplen):
+            row = by_path.get(path[:end])
+            if row is not None:
+                return row
+        return None
+
+    by_unit = {uid: nearest(path) for uid, path in pop.unit_paths.items()}
+    plan.retailer_rules = {rid: row for rid, uid in pop.route_unit.items() if (row := by_unit[uid]) is not None}
+    plan.branch_rules = {key: row for key, b in pop.branches.items() if (row := nearest(b.path)) is not None}
+    return plan
+
+
+def _run(month: str, retailers: pa.Table, products: pa.Table, th: anomaly.Thresholds, kinds=anomaly.KINDS):
     try:
-        det = anomaly.detect(settings.CMDESK_DATA_DIR, month, pop.retailers, pop.products, th)
+        return anomaly.detect(settings.CMDESK_DATA_DIR, month, retailers, products, th, kinds)
     except FileNotFoundError as exc:
         raise ValidationError({"month": str(exc)}) from exc
-    report = DetectReport(month, unit, screened=dict(det.screened), lines=det.lines)
-    brand_product = _brand_products({f.brand for f in det.findings if f.brand})
-    keys = {alert_key(f, month): f for f in det.findings}
+
+
+def detect_by_rules(
+    month: str, pop: Population, plan: RulesPlan
+) -> tuple[anomaly.Detection, list[tuple[anomaly.Finding, AlertRules]], list[DetectRun]]:
+    """Run the detector so that every subject is judged by its own rules; (the scope's run, the findings each with
+    the rules that judged it, the runs under own rules).
+
+    The scope's rules run over the whole population, exactly as when no unit has its own rules. Each distinct set of
+    thresholds of own rules below the scope (rows equal to the scope's need no run) runs again: for
+    :data:`BRANCH_RULES` over the whole branches of the retailers (and branch totals) it judges, for
+    :data:`POPULATION_RULES` whose thresholds differ over the whole population. Peer groups and medians are thus always
+    those of the whole population, and a finding is kept only from the run of the rules that judge its subject."""
+    scope_det = _run(month, pop.retailers, pop.products, plan.th)
+    dets = [scope_det]
+    runs: list[DetectRun] = []
+    answer: dict[tuple[int, str], int] = {}  # (rules pk, kind) → the index in dets of the run that answers it
+    groups: dict[anomaly.Thresholds, list[AlertRules]] = {}
+    for row in plan.own:
+        th = plan.thresholds[row.pk]
+        if th != plan.th:
+            groups.setdefault(th, []).append(row)
+    if not groups:
+        return scope_det, [(f, plan.owner(f)) for f in scope_det.findings], runs
+    branch_keys = pop.retailers.column("branch").to_pylist()
+    branch_of = dict(zip(pop.retailers.column("retailer_id").to_pylist(), branch_keys, strict=True))
+
+    def run(rows: list[AlertRules], retailers: pa.Table, th: anomaly.Thresholds, kinds: set[str]) -> None:
+        t0 = time.perf_counter()
+        kinds_run = tuple(k for k in anomaly.KINDS if k in kinds)
+        dets.append(_run(month, retailers, pop.products, th, kinds_run))
+        for row in rows:
+            answer.update({(row.pk, k): len(dets) - 1 for k in kinds_run})
+        det = dets[-1]
+        runs.append(DetectRun(rows, det.retailers, kinds_run, dict(det.screened), time.perf_counter() - t0))
+
+    for th, rows in groups.items():
+        pks = {r.pk for r in rows}
+        judged = [rid for rid, r in plan.retailer_rules.items() if r.pk in pks]
+        totals = {key for key, r in plan.branch_rules.items() if r.pk in pks}
+        kinds = (BRANCH_RULES - BRAND_RULES if judged else set()) | (BRAND_RULES if totals else set())
+        if kinds:
+            keys = {branch_of[rid] for rid in judged} | totals
+            run(rows, pop.retailers.filter(pa.array([b in keys for b in branch_keys], pa.bool_())), th, kinds)
+        wide = {k for k, names in POPULATION_RULES.items() if any(getattr(th, n) != getattr(plan.th, n) for n in names)}
+        if judged and wide:
+            run(rows, pop.retailers, th, wide)
+    found = []
+    for i, det in enumerate(dets):
+        for f in det.findings:
+            owner = plan.owner(f)
+            if answer.get((owner.pk, f.kind), 0) == i:
+                found.append((f, owner))
+    return scope_det, found, runs
+
+
+def detect_month(month: str, scope: str | None = None, user: Any = None) -> DetectReport:
+    """Detect ``month`` over the scope (an org unit code, default the city) and upsert the alerts.
+
+    Each retailer is judged by the rules of its nearest unit with own rules, else the scope's (see
+    :func:`detect_by_rules`); an alert's rule text gives the thresholds that judged it."""
+    month = parse_month(month)
+    unit = scope_unit(scope)
+    t0 = time.perf_counter()
+    pop = population(unit)
+    plan = rules_plan(unit, pop)
+    det, found, runs = detect_by_rules(month, pop, plan)
+    report = DetectReport(month, unit, screened=dict(det.screened), lines=det.lines, runs=runs)
+    brand_product = _brand_products({f.brand for f, _owner in found if f.brand})
+    keys = {alert_key(f, month): (f, owner) for f, owner in found}
+    alerts_by_rules: dict[int, int] = {}
     existing = {a.key: a for a in Alert.objects.filter(key__in=list(keys))}
     with transaction.atomic(), acting_as(user), translation.override(settings.LANGUAGE_CODE):
         new = []
-        for key, f in keys.items():
-            rule, detail = describe(f, th)
+        for key, (f, owner) in keys.items():
+            rule, detail = describe(f, plan.thresholds[owner.pk])
             org_unit_id = (
                 pop.route_unit[f.retailer_id]
                 if f.retailer_id
@@ -415,6 +571,7 @@ def detect_month(month: str, scope: str | None = None, user: Any = None) -> Dete
                 "severity": f.severity,
             }
             report.by_kind[f.kind] = report.by_kind.get(f.kind, 0) + 1
+            alerts_by_rules[owner.pk] = alerts_by_rules.get(owner.pk, 0) + 1
             alert = existing.get(key)
             if alert is None:
                 new.append(Alert(key=key, **values))
@@ -435,6 +592,15 @@ def detect_month(month: str, scope: str | None = None, user: Any = None) -> Dete
         for alert in new:
             alert.save()  # one by one so that each creation is audited
         report.created = len(new)
+    judged = Counter(row.pk for row in plan.retailer_rules.values())
+    report.rules = [
+        RulesUse(
+            plan.scope_rules,
+            len(pop.route_unit) - len(plan.retailer_rules),
+            alerts_by_rules.get(plan.scope_rules.pk, 0),
+        ),
+        *(RulesUse(row, judged[row.pk], alerts_by_rules.get(row.pk, 0)) for row in plan.own),
+    ]
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -628,3 +794,177 @@ def open_alerts_by_retailer(retailer_ids: list[int]) -> dict[int, Alert]:
 
 def unresolved_q() -> Q:
     return Q(status__in=UNRESOLVED)
+
+
+# --- own rules of a branch or department, and the holiday list ----------------------------------------------------
+
+#: The org units that may hold their own rules row (the unit chooser of the rules page lists these).
+OWN_RULES_KINDS = (OrgKind.BRANCH, OrgKind.DEPARTMENT)
+#: The longest holiday range one line may give (a typo like 2026 → 2036 must not write thousands of dates).
+HOLIDAY_RANGE_MAX_DAYS = 31
+_HOLIDAY_DATE = r"\d{4}-\d{2}-\d{2}"
+_HOLIDAY_LINE = re.compile(
+    rf"^(?P<start>{_HOLIDAY_DATE})(?:\s*(?:\.\.|~|～|至)\s*(?P<end>{_HOLIDAY_DATE}))?(?:\s+(?P<name>\S.*))?$"
+)
+_HOLIDAY_NAME_MAX = 50
+
+
+def rules_units(user: Any):
+    """The branches and departments whose rules ``user`` may read: the whole city (the centre, administrators), the
+    subtree of a head, clerk or inspector, and for a customer manager the department and branch it belongs to."""
+    units = OrgUnit.objects.filter(kind__in=OWN_RULES_KINDS)
+    if not has_model_perm(user, AlertRules, "view"):
+        return units.none()
+    scope = user_scope(user)
+    if scope.kind == "all":
+        return units
+    if scope.kind == "org" and scope.org_path:
+        return units.filter(path__startswith=scope.org_path)
+    if scope.kind == "own" and scope.staff_id is not None:
+        staff = Staff.objects.select_related("org_unit").filter(pk=scope.staff_id).first()
+        if staff is not None:
+            path = staff.org_unit.path
+            return units.filter(path__in=[path[:i] for i in range(OrgUnit.steplen, len(path) + 1, OrgUnit.steplen)])
+    return units.none()
+
+
+def _check_rules_change(user: Any, rules_or_unit: AlertRules | OrgUnit | None) -> None:
+    """The centre's permission, and the unit (if any) inside the user's scope (else :class:`OutOfScope`)."""
+    if not has_model_perm(user, AlertRules, "change"):
+        raise PermissionDenied(_("Only the marketing centre changes the alert rules."))
+    unit = rules_or_unit.org_unit if isinstance(rules_or_unit, AlertRules) else rules_or_unit
+    if unit is not None and not rules_units(user).filter(pk=unit.pk).exists():
+        raise OutOfScope
+
+
+def create_override(unit: OrgUnit, user: Any) -> AlertRules:
+    """Give ``unit`` (a branch or a department) its own rules: a copy of the rules it inherits now (audited).
+
+    From then on :func:`rules_for` answers this row for the unit and everything under it."""
+    _check_rules_change(user, unit)
+    if unit.kind not in OWN_RULES_KINDS:
+        raise ValidationError(_("Only county branches and customer service departments can have their own rules."))
+    with transaction.atomic(), acting_as(user):
+        if AlertRules.objects.select_for_update().filter(org_unit=unit).exists():
+            raise ValidationError(_("%(unit)s already has its own rules.") % {"unit": unit})
+        source = rules_for(unit)
+        skip = {"id", "org_unit", "updated_at"}
+        values = {f.name: getattr(source, f.name) for f in AlertRules._meta.concrete_fields if f.name not in skip}
+        values["holidays"] = [dict(h) if isinstance(h, dict) else h for h in (source.holidays or [])]
+        rules = AlertRules(org_unit=unit, **values)
+        try:
+            with transaction.atomic():
+                rules.save()
+        except IntegrityError as exc:  # another request created it between the check and the insert
+            raise ValidationError(_("%(unit)s already has its own rules.") % {"unit": unit}) from exc
+    return rules
+
+
+def delete_override(rules: AlertRules, user: Any) -> OrgUnit:
+    """Remove a unit's own rules (audited): the unit inherits again. The city default is never removed."""
+    if rules.org_unit_id is None:
+        raise ValidationError(_("The city default rules cannot be removed."))
+    _check_rules_change(user, rules)
+    unit = rules.org_unit
+    with transaction.atomic(), acting_as(user):
+        AlertRules.objects.select_for_update().get(pk=rules.pk).delete()
+    return unit
+
+
+def parse_holidays(text: str) -> list[dict[str, str]]:
+    """The rules page's holiday text, one date or range per line (``2026-02-17 春节``, ``2026-10-01..2026-10-07 国庆``;
+    ``~``, ``～`` and ``至`` also separate a range; the name is optional), as the stored list
+    (``[{"name": ..., "date": "YYYY-MM-DD"}]``, a range as one entry per day, which :func:`holidays_of` reads).
+
+    Every bad line is reported with its number; blank lines are skipped."""
+    entries: list[dict[str, str]] = []
+    errors: list[str] = []
+    for n, raw in enumerate((text or "").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        match = _HOLIDAY_LINE.match(line)
+        try:
+            if match is None:
+                raise ValueError(line)
+            start = dt.date.fromisoformat(match["start"])
+            end = dt.date.fromisoformat(match["end"]) if match["end"] else start
+        except ValueError:
+            errors.append(
+                _("Line %(n)d: %(line)s is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD..YYYY-MM-DD).")
+                % {"n": n, "line": line}
+            )
+            continue
+        if end < start:
+            errors.append(_("Line %(n)d: the range ends before it starts.") % {"n": n})
+            continue
+        days = (end - start).days + 1
+        if days > HOLIDAY_RANGE_MAX_DAYS:
+            errors.append(
+                _("Line %(n)d: a range may cover at most %(max)d days, not %(days)d.")
+                % {"n": n, "max": HOLIDAY_RANGE_MAX_DAYS, "days": days}
+            )
+            continue
+        name = (match["name"] or "").strip()
+        if len(name) > _HOLIDAY_NAME_MAX:
+            errors.append(
+                _("Line %(n)d: the name is longer than %(max)d characters.") % {"n": n, "max": _HOLIDAY_NAME_MAX}
+            )
+            continue
+        for i in range(days):
+            day = (start + dt.timedelta(days=i)).isoformat()
+            entries.append({"name": name, "date": day} if name else {"date": day})
+    if errors:
+        raise ValidationError({"holidays": errors})
+    return entries
+
+
+def holidays_text(rules: AlertRules) -> str:
+    """The stored holiday list as the page's lines: consecutive days with the same name are shown as one range, so
+    saving the text unchanged writes the same list back."""
+    lines: list[str] = []
+    run: list[Any] = []  # [start, end, name] of the range being collected
+
+    def flush() -> None:
+        if run:
+            start, end, name = run
+            text = start.isoformat() if start == end else f"{start.isoformat()}..{end.isoformat()}"
+            lines.append(f"{text} {name}".strip())
+            run.clear()
+
+    for item in rules.holidays or []:
+        raw, name = (item.get("date"), str(item.get("name") or "").strip()) if isinstance(item, dict) else (item, "")
+        try:
+            day = dt.date.fromisoformat(str(raw))
+        except ValueError:
+            flush()
+            lines.append(f"{raw} {name}".strip())  # shown as stored, so the centre sees and corrects it
+            continue
+        if run and run[2] == name and day == run[1] + dt.timedelta(days=1):
+            run[1] = day
+            continue
+        flush()
+        run.extend([day, day, name])
+    flush()
+    return "\n".join(lines)
+
+
+def set_holidays(rules: AlertRules, text: str, user: Any) -> AlertRules:
+    """Replace the rules' holidays from the page's lines (see :func:`parse_holidays`); all or nothing, audited."""
+    _check_rules_change(user, rules)
+    return rules_update(rules, {"holidays": parse_holidays(text)}, user)
+
+
+def rules_history(unit: OrgUnit, limit: int = 50) -> list[dict[str, Any]]:
+    """The audit history of every rules row ``unit`` has had, removed ones included, newest first (the shape of
+    :func:`cmdesk.core.audit.history_for`)."""
+    created = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(AlertRules), action=LogEntry.Action.CREATE
+    ).only("object_pk", "changes")
+    pks = {e.object_pk for e in created if str(((e.changes_dict or {}).get("org_unit") or [None])[-1]) == str(unit.pk)}
+    current = AlertRules.objects.filter(org_unit=unit).values_list("pk", flat=True).first()
+    if current is not None:
+        pks.add(str(current))
+    items = [item for pk in pks for item in history_for(AlertRules(pk=int(pk), org_unit=unit), limit)]
+    items.sort(key=lambda item: (item["entry"].timestamp, item["entry"].pk), reverse=True)
+    return items[:limit]

@@ -11,8 +11,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from cmdesk.analytics import anomaly
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.tests.factories import PASSWORD, StaffFactory
 from cmdesk.org.choices import Role
@@ -61,6 +62,40 @@ def test_detect_finds_the_spike_and_is_idempotent(w):
     svc.detect_month("2026-10")
     alert.refresh_from_db()
     assert (alert.status, alert.status_note) == (AlertStatus.DISMISSED, "张一: 婚宴采购")
+
+
+def alert_rows() -> dict[str, tuple]:
+    return {
+        a.key: (a.kind, a.org_unit_id, a.retailer_id, a.partner_id, a.period_start, a.period_end, a.measured,
+                a.threshold, a.detail, a.severity)
+        for a in Alert.objects.all()
+    }  # fmt: skip
+
+
+def test_without_own_rules_the_city_run_is_one_run_of_the_city_rules(w, settings):
+    """No unit has its own rules: detection is the pure detector run once over the whole city with the city's
+    thresholds, stored as it always was (the alerts of the fixture's run are exactly those)."""
+    city = svc.city_rules()
+    th = svc.thresholds(city)
+    pop = svc.population(w.tree.city)
+    det = anomaly.detect(settings.CMDESK_DATA_DIR, "2026-10", pop.retailers, pop.products, th)
+    assert pop.retailers.num_rows == 21 and len(det.findings) == 5
+    with translation.override(settings.LANGUAGE_CODE):
+        expected = {
+            svc.alert_key(f, "2026-10"): (
+                f.kind,
+                pop.route_unit[f.retailer_id] if f.retailer_id else pop.branches.get(f.unit, w.tree.city).pk,
+                f.retailer_id, f.partner_id, f.period_start, f.period_end,
+                {**f.measured, **({"brand": f.brand} if f.brand else {})},
+                *svc.describe(f, th), f.severity,
+            )
+            for f in det.findings
+        }  # fmt: skip
+    assert alert_rows() == expected
+    report = svc.detect_month("2026-10")
+    assert (report.created, report.updated, report.unchanged, report.runs) == (0, 0, 5, [])
+    assert [(u.rules.pk, u.retailers, u.alerts) for u in report.rules] == [(city.pk, 21, 5)]
+    assert alert_rows() == expected
 
 
 def test_rules_nearest_ancestor_and_province_preset(w):

@@ -7,7 +7,10 @@
   ``supply:alert_refer`` are POSTs.
 * ``supply:referral_list`` — an inspector's referrals (phone-first), overdue ones highlighted; others by scope.
   ``supply:referral_detail`` shows one with the answer form (``supply:referral_answer``, POST, the inspector only).
-* ``supply:alert_rules`` — the thresholds that apply; the centre edits them and applies a preset.
+* ``supply:alert_rules`` — the thresholds that apply to the city or to a branch or department (``?unit=<id>``) and
+  where they come from (own rules or inherited), the units with their own rules against the city's; the centre edits
+  the chosen unit's own row (thresholds, holidays, presets). ``supply:alert_rules_own`` (POST) gives a unit its own
+  rules as a copy of what it inherits, ``supply:alert_rules_remove`` (POST) removes them so it inherits again.
 
 A CM sees only its own retailers' alerts, an inspector its org subtree's (read-only: 403 on dismiss or refer);
 anything outside the user's scope is a 404.
@@ -24,7 +27,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,9 +36,10 @@ from django.views.decorators.http import require_POST
 from cmdesk.analytics.anomaly import weekly_orders
 from cmdesk.core.audit import history_for
 from cmdesk.core.exceptions import OutOfScope
+from cmdesk.core.pages import call_service
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
-from cmdesk.core.views import with_actor_names
+from cmdesk.core.views import apply_validation_error, with_actor_names
 from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, staff_of
@@ -323,58 +327,188 @@ def referral_answer(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("supply:referral_detail", pk)
 
 
+#: Fields that are not thresholds: the row's identity and bookkeeping, and the holidays (their own form).
+RULES_NOT_THRESHOLDS = ("id", "org_unit", "preset", "updated_at", "holidays")
+
+
 class RulesForm(forms.ModelForm):
     class Meta:
         model = AlertRules
-        fields = [
-            f.name for f in AlertRules._meta.concrete_fields if f.name not in ("id", "org_unit", "preset", "updated_at")
-        ]
+        fields = [f.name for f in AlertRules._meta.concrete_fields if f.name not in RULES_NOT_THRESHOLDS]
+
+
+class HolidaysForm(forms.Form):
+    holidays = forms.CharField(
+        label=gettext_lazy("Holidays screened"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "font-monospace"}),
+        help_text=gettext_lazy(
+            "One date or date range per line, then an optional name: 2026-02-17 春节, or 2026-10-01..2026-10-07 国庆. "
+            "Weeks around each date are screened for the seasonal rules."
+        ),
+    )
+
+
+def _rules_url(unit: OrgUnit | None) -> str:
+    url = reverse("supply:alert_rules")
+    return f"{url}?unit={unit.pk}" if unit is not None else url
+
+
+def _rules_unit(request: HttpRequest, raw: str | int | None) -> OrgUnit | None:
+    """The branch or department asked for, inside the user's scope (else 404); nothing asked: the city default."""
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        raise Http404
+    unit = svc.rules_units(request.user).filter(pk=int(raw)).first()
+    if unit is None:
+        raise Http404
+    return unit
+
+
+def _rule_values(rules: AlertRules, city: AlertRules) -> list[dict]:
+    """Each setting of ``rules`` with its label, the city's value, and whether it differs from the city's."""
+    out = []
+    for f in AlertRules._meta.concrete_fields:
+        if f.name in ("id", "org_unit", "updated_at"):
+            continue
+        value, base = getattr(rules, f.name), getattr(city, f.name)
+        differs = rules.pk != city.pk and value != base
+        if f.name == "preset":
+            value, base = rules.get_preset_display(), city.get_preset_display()
+        elif f.name == "holidays":
+            value = base = None  # shown as lines, not as JSON
+        out.append({"name": f.name, "label": f.verbose_name, "value": value, "city": base, "differs": differs})
+    return out
 
 
 @login_required
 def alert_rules(request: HttpRequest) -> HttpResponse:
+    """The rules that apply to the city or to a chosen branch or department, where they come from, and the units with
+    their own rules. The centre edits a unit's own row only: a unit that inherits must be given its own rules first,
+    so editing a branch never changes the city's (or another branch's) thresholds."""
     _need(request, AlertRules)
-    unit = None
-    if (request.GET.get("unit") or "").isdigit():
-        unit = OrgUnit.objects.filter(pk=int(request.GET["unit"])).first()
+    unit = _rules_unit(request, request.GET.get("unit"))
     rules = svc.rules_for(unit)
+    own = unit is None or rules.org_unit_id == unit.pk
     can_change = has_model_perm(request.user, AlertRules, "change")
-    form = RulesForm(request.POST or None, instance=rules) if can_change else None
+    editable = can_change and own
+    form = holidays_form = None
     if request.method == "POST":
         if not can_change:
             raise PermissionDenied
+        if not editable:
+            messages.error(
+                request,
+                _("%(unit)s inherits the rules of %(source)s; give it its own rules first.")
+                % {"unit": unit, "source": rules},
+            )
+            return redirect(_rules_url(unit))
         preset = request.POST.get("preset")
         try:
             if preset:
                 svc.apply_preset(rules, preset, request.user)
                 messages.success(request, _("Preset applied."))
-                return redirect("supply:alert_rules")
-            if form.is_valid():
-                changed = {name: form.cleaned_data[name] for name in form.changed_data}
-                svc.rules_update(rules, changed, request.user)
-                messages.success(request, _("Alert rules saved."))
-                return redirect("supply:alert_rules")
+                return redirect(_rules_url(unit))
+            if request.POST.get("form") == "holidays":
+                holidays_form = HolidaysForm(request.POST, initial={"holidays": svc.holidays_text(rules)})
+                if holidays_form.is_valid():
+                    if holidays_form.has_changed():
+                        svc.set_holidays(rules, holidays_form.cleaned_data["holidays"], request.user)
+                        messages.success(request, _("Holidays saved."))
+                    return redirect(_rules_url(unit))
+            else:
+                form = RulesForm(request.POST, instance=AlertRules.objects.get(pk=rules.pk))
+                if form.is_valid():
+                    changed = {name: form.cleaned_data[name] for name in form.changed_data}
+                    svc.rules_update(rules, changed, request.user)
+                    messages.success(request, _("Alert rules saved."))
+                    return redirect(_rules_url(unit))
+        except OutOfScope as exc:
+            raise Http404 from exc
         except ValidationError as error:
-            _service_error(request, error)
-    fields = [
-        (f.verbose_name, getattr(rules, f.name))
-        for f in AlertRules._meta.concrete_fields
-        if f.name not in ("id", "org_unit", "updated_at", "holidays")
-    ]
+            target = holidays_form if holidays_form is not None else form
+            if target is not None:
+                apply_validation_error(target, error)
+            else:
+                _service_error(request, error)
+    if editable:
+        form = form or RulesForm(instance=rules)
+        holidays_form = holidays_form or HolidaysForm(initial={"holidays": svc.holidays_text(rules)})
+    city = svc.city_rules()
+    units = list(svc.rules_units(request.user).order_by("path"))
+    own_rows = list(AlertRules.objects.filter(org_unit__in=units).select_related("org_unit").order_by("org_unit__path"))
+    own_ids = {row.org_unit_id for row in own_rows}
+    in_scope_ids = {u.pk for u in units}
     context = {
+        "unit": unit,
         "rules": rules,
-        "fields": fields,
+        "own": own,
+        "source": rules.org_unit,  # None: the city default
+        "source_linkable": rules.org_unit_id is None or rules.org_unit_id in in_scope_ids,
+        "city": city,
+        "values": _rule_values(rules, city),
+        "holiday_lines": svc.holidays_text(rules).splitlines(),
+        "can_change": can_change,
         "form": form,
+        "holidays_form": holidays_form,
         "presets": AlertPreset.choices,
-        "history": with_actor_names(history_for(rules)),
+        "units": [{"unit": u, "own": u.pk in own_ids} for u in units],
+        "overrides": [
+            {"rules": row, "changes": [v for v in _rule_values(row, city) if v["differs"] and v["name"] != "preset"]}
+            for row in own_rows
+        ],
+        "object": rules,
+        "history": with_actor_names(svc.rules_history(unit) if unit is not None else history_for(rules)),
     }
-    return render(request, "supply/alert_rules.html", context, status=400 if form is not None and form.errors else 200)
+    invalid = any(f is not None and f.is_bound and f.errors for f in (form, holidays_form))
+    return render(request, "supply/alert_rules.html", context, status=400 if invalid else 200)
+
+
+@login_required
+@require_POST
+def alert_rules_own(request: HttpRequest, unit_id: int) -> HttpResponse:
+    """Give a branch or department its own rules (a copy of what it inherits); then the page edits that row."""
+    _need(request, AlertRules)
+    unit = _rules_unit(request, unit_id)
+    _need(request, AlertRules, "change")
+    call_service(
+        request,
+        svc.create_override,
+        unit,
+        request.user,
+        success=_("%(unit)s now has its own rules, copied from what it inherited.") % {"unit": unit},
+    )
+    return redirect(_rules_url(unit))
+
+
+@login_required
+@require_POST
+def alert_rules_remove(request: HttpRequest, unit_id: int) -> HttpResponse:
+    """Remove a unit's own rules: it inherits again from the unit above it or the city."""
+    _need(request, AlertRules)
+    unit = _rules_unit(request, unit_id)
+    _need(request, AlertRules, "change")
+    rules = AlertRules.objects.filter(org_unit=unit).first()
+    if rules is None:
+        messages.error(request, _("%(unit)s has no rules of its own.") % {"unit": unit})
+    else:
+        call_service(
+            request,
+            svc.delete_override,
+            rules,
+            request.user,
+            success=_("%(unit)s now inherits its rules again.") % {"unit": unit},
+        )
+    return redirect(_rules_url(unit))
 
 
 urlpatterns = [
     path("alerts/", alert_list, name="alert_list"),
     path("alerts/export.xlsx", alert_list_xlsx, name="alert_list_xlsx"),
     path("alerts/rules/", alert_rules, name="alert_rules"),
+    path("alerts/rules/<int:unit_id>/own/", alert_rules_own, name="alert_rules_own"),
+    path("alerts/rules/<int:unit_id>/remove/", alert_rules_remove, name="alert_rules_remove"),
     path("alerts/<int:pk>/", alert_detail, name="alert_detail"),
     path("alerts/<int:pk>/dismiss/", alert_dismiss, name="alert_dismiss"),
     path("alerts/<int:pk>/refer/", alert_refer, name="alert_refer"),

@@ -4,6 +4,9 @@
     cmdesk alerts evaluate [--data-dir DIR] [--from 2024-01 --to 2026-10] [--preset province]
     cmdesk alerts remind                                      # reminders for overdue referrals
 
+``detect`` judges each retailer by the rules of its nearest unit with own rules (else the scope's) and prints, per
+rules row, the retailers it judged and the alerts it gave, then the extra detector runs the own rules needed.
+
 ``evaluate`` detects every month of the data (without writing alerts) and prints precision and recall against the
 planted anomalies in ``DIR/anomalies.json``. An alert matches when it is of the anomaly's family (spike ↔
 order_spike/month_spike, collapse ↔ collapse/peer_growth, proxy_ordering ↔ proxy/shared_account/above_tier), on the
@@ -33,6 +36,11 @@ from cmdesk.supply.services import alerts as svc
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def _rules_label(rules) -> str:
+    unit = rules.org_unit
+    return "city default" if unit is None else f"{unit.name} ({unit.code})"
 
 
 class Command(BaseCommand):
@@ -68,8 +76,18 @@ class Command(BaseCommand):
             f"alerts ({kinds}); {report.created} new, {report.updated} updated, {report.unchanged} unchanged; "
             f"{report.seconds:.1f} s"
         )
+        self.stdout.write(
+            "rules: "
+            + "; ".join(f"{_rules_label(u.rules)}: {u.retailers} retailers, {u.alerts} alerts" for u in report.rules)
+        )
         if report.screened:
             self.stdout.write("screened: " + ", ".join(f"{k} {n}" for k, n in sorted(report.screened.items())))
+        for run in report.runs:
+            screened = ", ".join(f"{k} {n}" for k, n in sorted(run.screened.items())) or "none"
+            self.stdout.write(
+                f"run under {', '.join(_rules_label(r) for r in run.rules)}: {run.retailers} retailers "
+                f"({', '.join(run.kinds)}), {run.seconds:.1f} s; screened: {screened}"
+            )
 
     def _remind(self, o) -> None:
         self.stdout.write(f"{svc.remind_overdue()} reminders for overdue referrals")
