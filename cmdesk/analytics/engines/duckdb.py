@@ -74,15 +74,19 @@ class DuckDBEngine(Engine):
             else:
                 con.register(name, EMPTY[name].empty_table())
 
-    def _execute(self, plan: Plan) -> tuple[list[str], list[tuple]]:
+    def _execute_arrow(self, plan: Plan):
         con = self.cursor()
         try:
             self._register(con, self.view_files(plan))
-            table = con.execute(plan.sql).to_arrow_table()
-            # column by column through Arrow: the same Python values as fetchall(), in about half the time
-            return table.column_names, list(zip(*(col.to_pylist() for col in table.columns), strict=True))
+            # through Arrow (sorted and turned into rows column by column): the same Python values as fetchall(), in
+            # a fraction of the time for a large result
+            return con.execute(plan.sql).to_arrow_table()
         finally:
             con.close()
+
+    def _execute(self, plan: Plan) -> tuple[list[str], list[tuple]]:
+        table = self._execute_arrow(plan)
+        return table.column_names, list(zip(*(col.to_pylist() for col in table.columns), strict=True))
 
     def sql(self, text: str, views: dict[str, list[Path]] | None = None) -> tuple[list[str], list[tuple]]:
         """Run ad-hoc SQL over registered views (tests, benchmarks)."""

@@ -167,3 +167,30 @@ def test_package_has_no_django_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_arrow_rows_order_like_the_generic_sort():
+    """DuckDB's results are ordered in Arrow; the order must be the one the generic path gives any engine."""
+    import pyarrow as pa
+
+    from cmdesk.analytics.engines.base import _arrow_rows, _sorted
+    from cmdesk.analytics.sql import Plan
+
+    table = pa.table(
+        {
+            "cm_code": ["乙", None, "甲", "a", "甲", "Z", None, "甲"],
+            "provincial": [True, False, None, True, False, True, True, False],
+            "m_idx": [24321, 24320, 24321, 24320, 24320, 24321, 24320, 24320],
+            "cartons": [1, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
+    plan = Plan("", "aggregates", (), ("cm_code", "provincial", "m_idx"), ("cartons",))
+    rows = _arrow_rows(table, plan)
+    tuples = list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+    expected = [
+        {"cm_code": c, "provincial": p, "month": f"{m // 12:04d}-{m % 12 + 1:02d}", "cartons": n}
+        for c, p, m, n in _sorted(tuples, [0, 1, 2])
+    ]
+    assert rows == expected
+    # Z < a < 乙 (U+4E59) < 甲 (U+7532) < None; False < True < None; equal keys keep their order (5 before 8)
+    assert [r["cartons"] for r in rows] == [6, 4, 1, 5, 8, 3, 2, 7]
