@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cmdesk.analytics.layout import agg_file, month_label, order_file
-from cmdesk.core.audit import acting_as
+from cmdesk.core.audit import acting_as, log_bulk_updates
 from cmdesk.core.exceptions import OutOfScope
 from cmdesk.core.scope import has_model_perm, user_scope
 from cmdesk.org.models import OrgUnit
@@ -733,10 +733,6 @@ def apply_run(run: TierRun, user: Any = None) -> TierRun:
     """Write the run's tiers to the retailers with a TierChange each (source recompute, the reason), atomically.
 
     Refused for a run that is not a draft, and for a stale one (a retailer's tier changed since it was computed)."""
-    from auditlog.cid import get_cid
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
     if user is not None:
         if not user.has_perm("supply.apply_tierrun"):
             raise PermissionDenied
@@ -794,25 +790,13 @@ def apply_run(run: TierRun, user: Any = None) -> TierRun:
             ],
             batch_size=BATCH,
         )
-        ct = ContentType.objects.get_for_model(Retailer)
-        cid = get_cid()
-        LogEntry.objects.bulk_create(
-            [
-                LogEntry(
-                    content_type=ct,
-                    object_pk=str(rid),
-                    object_id=rid,
-                    object_repr=licence,
-                    action=LogEntry.Action.UPDATE,
-                    changes={"tier": [str(before) if before is not None else "None", str(after)]},
-                    actor=actor,
-                    cid=cid,
-                    timestamp=now,
-                    additional_data={"tier_run": run.pk},
-                )
+        log_bulk_updates(
+            Retailer,
+            (
+                (rid, licence, {"tier": [str(before) if before is not None else "None", str(after)]})
                 for rid, before, after, _r, licence in changes
-            ],
-            batch_size=BATCH,
+            ),
+            additional_data={"tier_run": run.pk},
         )
         run.status = RunStatus.APPLIED
         run.applied_at = now

@@ -289,6 +289,8 @@ def test_xlsx_round_trip_changes_exactly_the_filled_rows(world):
             (rc(world.a2[0], world.scheme).pk, '{"display": "P"}', None),  # the default made explicit: same code
         ]
     )
+    assert {e.object_repr for e in entries} == {"430100000100: CZ3G", "430100000200: XZ3P"}
+    assert len({e.cid for e in entries}) == 1 and entries[0].cid  # the upload's request id
     assert LogEntry.objects.filter(content_type__model="retailerclass").count() == 3  # + the setup's set_manual_level
     history = client.get(upload_url(world)).context["history"]
     assert [(h["shop"], h["manual"], h["code_after"]) for h in history] == [
