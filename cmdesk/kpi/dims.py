@@ -3,6 +3,8 @@ their price class) written as Parquet under the data directory, in the schemas o
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,16 +25,21 @@ def _data_dir(data_dir: Path | None) -> Path:
     return Path(data_dir or settings.CMDESK_DATA_DIR)
 
 
-def _write(table: pa.Table, path: Path) -> None:
+def _write(table: pa.Table, path: Path, as_of_ns: int) -> None:
+    """Write atomically, with the file's modification time set to ``as_of_ns``: the moment the records were read, which
+    :func:`dims_stale` compares with the records' change times (the file system's own clock is coarser, and a change
+    made while the records were being read is not in the snapshot)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    os.utime(tmp, ns=(as_of_ns, as_of_ns))
     tmp.replace(path)
 
 
 def export_dims(data_dir: Path | None = None) -> dict[str, int]:
     """Write dims/retailers.parquet and dims/products.parquet from the records; returns the row counts."""
     data_dir = _data_dir(data_dir)
+    as_of_ns = time.time_ns()  # before the first read: a change from now on makes the snapshots stale
     units = {u["path"]: u for u in OrgUnit.objects.values("id", "path", "code", "name", "kind")}
     steplen = OrgUnit.steplen
 
@@ -68,7 +75,7 @@ def export_dims(data_dir: Path | None = None) -> dict[str, int]:
                 "status": r["status"], "opened_on": r["opened_on"], "closed_on": r["closed_on"],
             }
         )
-    _write(pa.Table.from_pylist(rows, schema=RETAILER_DIM_SCHEMA), dim_file(data_dir, "retailers"))
+    _write(pa.Table.from_pylist(rows, schema=RETAILER_DIM_SCHEMA), dim_file(data_dir, "retailers"), as_of_ns)
 
     prows = [
         {
@@ -82,7 +89,7 @@ def export_dims(data_dir: Path | None = None) -> dict[str, int]:
             "scarce", "wholesale_price", "status", "launched_on",
         ).order_by("id")
     ]
-    _write(pa.Table.from_pylist(prows, schema=PRODUCT_DIM_SCHEMA), dim_file(data_dir, "products"))
+    _write(pa.Table.from_pylist(prows, schema=PRODUCT_DIM_SCHEMA), dim_file(data_dir, "products"), as_of_ns)
     return {"retailers": len(rows), "products": len(prows)}
 
 
