@@ -709,6 +709,15 @@ class Alert(models.Model):
     period_end = models.DateField(_("to"))
     measured = models.JSONField(_("figures"), default=dict)
     threshold = models.CharField(_("rule"), max_length=200)
+    rules = models.ForeignKey(
+        AlertRules,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("rules"),
+        help_text=_("the rules row whose thresholds judged it (empty once that row is removed; the rule text stays)"),
+    )
     detail = models.CharField(_("detail"), max_length=500)
     severity = models.PositiveSmallIntegerField(_("severity"), default=1, validators=[MaxValueValidator(3)])
     status = models.CharField(_("status"), max_length=16, choices=AlertStatus.choices, default=AlertStatus.OPEN)

@@ -46,14 +46,20 @@ class AlertSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     retailer_licence = serializers.CharField(source="retailer.licence_no", read_only=True, default=None)
     retailer_name = serializers.CharField(source="retailer.shop_name", read_only=True, default=None)
+    rules_unit = serializers.IntegerField(
+        source="rules.org_unit_id",
+        read_only=True,
+        default=None,
+        help_text="the unit whose own rules judged it (null: the city's)",
+    )
     referral = serializers.SerializerMethodField()
 
     class Meta:
         model = Alert
         fields = [
             "id", "kind", "kind_label", "key", "org_unit", "retailer", "retailer_licence", "retailer_name", "partner",
-            "product", "period_start", "period_end", "measured", "threshold", "detail", "severity", "status",
-            "status_label", "status_note", "detected_at", "updated_at", "referral",
+            "product", "period_start", "period_end", "measured", "threshold", "rules", "rules_unit", "detail",
+            "severity", "status", "status_label", "status_note", "detected_at", "updated_at", "referral",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -83,7 +89,7 @@ class PresetSerializer(serializers.Serializer):
 class AlertViewSet(RestrictedModelViewSet):
     queryset = Alert.objects.all()
     serializer_class = AlertSerializer
-    select_related = ("retailer", "referral", "referral__inspector", "referral__referred_by")
+    select_related = ("retailer", "rules", "referral", "referral__inspector", "referral__referred_by")
     filterset_fields = ["kind", "status", "retailer"]
     http_method_names = ["get", "post", "head", "options"]
     action_permissions = {"dismiss": "change", "refer": "change"}

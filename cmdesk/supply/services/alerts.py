@@ -567,6 +567,7 @@ def detect_month(month: str, scope: str | None = None, user: Any = None) -> Dete
                 "period_end": f.period_end,
                 "measured": {**f.measured, **({"brand": f.brand} if f.brand else {})},
                 "threshold": rule[:200],
+                "rules_id": owner.pk,
                 "detail": detail[:500],
                 "severity": f.severity,
             }
@@ -615,7 +616,9 @@ def visible_alerts(user: Any, action: str = "view"):
 def get_alert(user: Any, pk: int, action: str = "view") -> Alert:
     alert = (
         visible_alerts(user, action)
-        .select_related("retailer", "retailer__route", "retailer__route__cm", "partner", "product", "org_unit")
+        .select_related(
+            "retailer", "retailer__route", "retailer__route__cm", "partner", "product", "org_unit", "rules__org_unit"
+        )
         .filter(pk=pk)
         .first()
     )

@@ -383,11 +383,27 @@ def test_an_alert_records_the_thresholds_of_the_rules_that_judged_it(twins):
     branch = give_own_rules(w, w.tree.branch_a)
     svc.rules_update(branch, {"order_ratio": Decimal("3.00")}, w.centre.user)
     report = svc.detect_month("2026-10")
-    assert (report.created, report.updated) == (0, 1)
+    # branch A's 3 alerts are now judged by its own rules; only the spike's rule text and severity change
+    assert (report.created, report.updated) == (0, 3)
     alert = Alert.objects.get(key=spike_key(w.shops1[SPIKE]))
     assert alert.pk == first.pk and "300%" in alert.threshold and alert.severity == 3
     assert "200%" in Alert.objects.get(key=spike_key(w.shops3[0])).threshold
     assert alert_rows() == expected_rows(w.tree.city, "2026-10")
+    # which rules row judged it, on the alert and its page, with a link for whoever may read those rules
+    assert first.rules == svc.city_rules() and alert.rules == branch
+    assert Alert.objects.get(key=spike_key(w.shops3[0])).rules == svc.city_rules()
+    for staff in (w.centre, w.cm1):
+        html = login(staff).get(reverse("supply:alert_detail", args=[alert.pk])).content.decode()
+        assert '<span id="alert-rules">the rules of 甲县分公司</span>' in html
+        assert f'<a href="{page_url(w.tree.branch_a)}">see the rules</a>' in html
+    api = login(w.cm1).get(f"/api/supply/alerts/{alert.pk}/").json()
+    assert (api["rules"], api["rules_unit"]) == (branch.pk, w.tree.branch_a.pk)
+    # the branch's own rules removed: the alert keeps the text of the rule that judged it, and no longer links
+    login(w.centre).post(reverse("supply:alert_rules_remove", args=[w.tree.branch_a.pk]))
+    alert.refresh_from_db()
+    assert alert.rules is None and "300%" in alert.threshold
+    html = login(w.centre).get(reverse("supply:alert_detail", args=[alert.pk])).content.decode()
+    assert 'id="alert-rules"' not in html and "300%" in html
 
 
 def test_an_unchanged_copy_of_the_rules_needs_no_extra_run(twins):
@@ -397,7 +413,9 @@ def test_an_unchanged_copy_of_the_rules_needs_no_extra_run(twins):
     before = alert_rows()
     give_own_rules(w, w.tree.branch_b)
     report = svc.detect_month("2026-10")
-    assert (report.created, report.updated, report.unchanged, report.runs) == (0, 0, 6, [])
+    # no extra run; branch B's one alert now names its own (equal) rules as the judge, nothing else changes
+    assert (report.created, report.updated, report.unchanged, report.runs) == (0, 1, 5, [])
+    assert Alert.objects.get(key=spike_key(w.shops3[0])).rules.org_unit == w.tree.branch_b
     assert rules_use(report) == [(None, 18, 5), (w.tree.branch_b, 3, 1)]
     assert alert_rows() == before == expected_rows(w.tree.city, "2026-10")
 

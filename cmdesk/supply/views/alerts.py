@@ -233,8 +233,18 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "chart": _chart(alert),
         "figures": [(FIGURE_LABELS.get(k, k), v) for k, v in alert.measured.items()],
         "history": with_actor_names(history_for(alert)),
+        "rules_url": _judging_rules_url(request, alert.rules),
     }
     return render(request, "supply/alert_detail.html", context)
+
+
+def _judging_rules_url(request: HttpRequest, rules: AlertRules | None) -> str | None:
+    """The rules page of the rules that judged an alert, for a user who may read those rules."""
+    if rules is None or not has_model_perm(request.user, AlertRules, "view"):
+        return None
+    if rules.org_unit is not None and not svc.rules_units(request.user).filter(pk=rules.org_unit_id).exists():
+        return None
+    return _rules_url(rules.org_unit)
 
 
 def _service_error(request: HttpRequest, error: ValidationError) -> None:
@@ -350,6 +360,7 @@ class HolidaysForm(forms.Form):
 
 
 def _rules_url(unit: OrgUnit | None) -> str:
+    """The rules page of the city (None) or of a branch or department."""
     url = reverse("supply:alert_rules")
     return f"{url}?unit={unit.pk}" if unit is not None else url
 
