@@ -89,6 +89,9 @@ ORDER_SPIKE, MONTH_SPIKE = "order_spike", "month_spike"
 PEER_GROWTH, COLLAPSE = "peer_growth", "collapse"
 PROXY, SHARED_ACCOUNT, ABOVE_TIER = "proxy", "shared_account", "above_tier"
 KINDS = (BRAND_MONTH, DAY_SHARE, ORDER_SPIKE, MONTH_SPIKE, PEER_GROWTH, COLLAPSE, PROXY, SHARED_ACCOUNT, ABOVE_TIER)
+#: rules that judge a month's totals or shares: over a month still in progress they would compare a few days with whole
+#: months (every shop "collapses", every day is a large share), so they wait until the month is over
+WHOLE_MONTH_KINDS = frozenset({BRAND_MONTH, DAY_SHARE, MONTH_SPIKE, PEER_GROWTH, COLLAPSE, ABOVE_TIER})
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class Detection:
     screened: Counter = field(default_factory=Counter)  # "rule:reason" → findings screened out
     retailers: int = 0
     lines: int = 0
+    deferred: tuple[str, ...] = ()  # whole-month rules not run: the month is still in progress
 
 
 def _severity(value: float, threshold: float, above: bool = True) -> int:
@@ -185,13 +189,17 @@ def detect(
     products: pa.Table,
     th: Thresholds,
     kinds: Iterable[str] = KINDS,
+    complete: bool = True,
 ) -> Detection:
     """Run the rules over ``month`` (YYYY-MM) of the order files under ``data_dir`` for the given retailers.
 
     ``retailers`` (RETAILER_SCHEMA) is the population: lines of other retailers are ignored, brand rules are per
     ``"*"`` (all of them) and per ``branch``. Needs the month's order file; the three months before are read when
-    present (missing ones count as no orders)."""
+    present (missing ones count as no orders). ``complete=False`` (the month is still in progress) runs only the rules
+    of single orders and order patterns; the :data:`WHOLE_MONTH_KINDS` asked for are listed in ``deferred``."""
     kinds = set(kinds)
+    deferred = () if complete else tuple(k for k in KINDS if k in kinds and k in WHOLE_MONTH_KINDS)
+    kinds -= set(deferred)
     target = m_idx(month)
     files = [order_file(data_dir, month_of_idx(i)) for i in range(target - HISTORY_MONTHS, target + 1)]
     if not files[-1].is_file():
@@ -199,7 +207,7 @@ def detect(
     present = [str(f) for f in files if f.is_file()]
     first, last = month_bounds(month)
     windows = holiday_windows(th.holidays, th.holiday_weeks)
-    out = Detection(month)
+    out = Detection(month, deferred=deferred)
     con = duckdb.connect()
     try:
         con.register("r_in", retailers.cast(RETAILER_SCHEMA))
@@ -542,8 +550,11 @@ def _month_rules(ctx: _Ctx, kinds: set[str]) -> None:
         figures["order_size_vs_3m"] = _r(size, 4) if size is not None else None
         cr = row["collapse_ratio"]
         if COLLAPSE in kinds and cr is not None and row["a3"] >= th.order_min_cartons and cr < th.collapse_ratio:
-            if size is not None and size >= th.collapse_ratio:
-                ctx.screen(COLLAPSE, "skipped_orders")  # fewer orders of the usual size: irregular, not collapsed
+            before = (row["c2"] + row["c3"]) / 2
+            falling = before > 0 and row["c1"] < th.collapse_ratio * before  # last month already fell as far
+            if size is not None and size >= th.collapse_ratio and not falling:
+                # fewer orders of the usual size, once: irregular, not collapsed (a second such month in a row is)
+                ctx.screen(COLLAPSE, "skipped_orders")
                 continue
             figures["ratio"] = _r(cr, 4)
             ctx.add(

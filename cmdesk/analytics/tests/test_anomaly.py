@@ -207,6 +207,59 @@ def test_peer_growth_not_for_fewer_orders_of_the_usual_size(tmp_path):
     assert det.findings == [] and det.screened == {"peer_growth:skipped_orders": 1}
 
 
+def decline_world(tmp_path, september_orders):
+    """Shop 1 orders 25 cartons every week (4 a month) through August, then ``september_orders`` in September and one
+    in October, always of 25 cartons; six peers keep ordering 4 a month."""
+    d = Data(tmp_path)
+    for rid in range(1, 8):
+        d.retailer(rid, tier=12)
+    for rid in range(1, 8):
+        for m in (6, 7, 8):
+            for day in (5, 12, 19, 26):
+                d.order(rid, D(2026, m, day), {1: 25})
+        for day in (5, 12, 19, 26)[: 4 if rid > 1 else september_orders]:
+            d.order(rid, D(2026, 9, day), {1: 25})
+        for day in (5, 12, 19, 26) if rid > 1 else (5,):
+            d.order(rid, D(2026, 10, day), {1: 25})
+    return d
+
+
+def test_collapse_one_month_of_few_usual_orders_is_screened_a_second_one_is_not(tmp_path):
+    """October: one order of the usual size (a quarter of the month's volume). After a full September that is a
+    skipped-orders month, screened; after a September already down to one order it is the second month in a row, a
+    collapse."""
+    det = decline_world(tmp_path / "a", 4).detect("2026-10", [A.COLLAPSE])
+    assert det.findings == [] and det.screened == {"collapse:skipped_orders": 1}
+    det = decline_world(tmp_path / "b", 1).detect("2026-10", [A.COLLAPSE])
+    assert [(f.kind, f.retailer_id, f.measured["cartons"], f.measured["last_month"]) for f in det.findings] == [
+        (A.COLLAPSE, 1, 25, 25)
+    ]
+    assert det.screened == {}
+
+
+def test_a_month_in_progress_runs_only_the_rules_of_single_orders_and_patterns(tmp_path):
+    """October so far is its 5th: shops 2–7 order on the 5th (shop 2 a spike of 80), shop 1 on the 6th. Judged as a
+    whole month, shop 1 would have collapsed (no order against its peers' one); in progress, only the single orders
+    are judged and the whole-month rules are listed as deferred."""
+    d = Data(tmp_path)
+    for rid in range(1, 8):
+        d.retailer(rid, tier=12)
+        days = (6, 13, 20, 27) if rid == 1 else (5, 12, 19, 26)
+        for m in (7, 8, 9):
+            for day in days:
+                d.order(rid, D(2026, m, day), {1: 25})
+        if rid > 1:
+            d.order(rid, D(2026, 10, 5), {1: 80 if rid == 2 else 25})
+    full = d.detect("2026-10", A.KINDS)
+    assert {(f.kind, f.retailer_id) for f in full.findings} >= {(A.COLLAPSE, 1), (A.ORDER_SPIKE, 2)}
+    assert full.deferred == ()
+    r = pa.Table.from_pylist(list(d.retailers.values()), schema=A.RETAILER_SCHEMA)
+    p = pa.Table.from_pylist([{"product_id": k, **v} for k, v in d.products.items()], schema=A.PRODUCT_SCHEMA)
+    partial = A.detect(d.dir, "2026-10", r, p, A.Thresholds(), complete=False)
+    assert [(f.kind, f.retailer_id) for f in partial.findings] == [(A.ORDER_SPIKE, 2)]
+    assert partial.deferred == (A.BRAND_MONTH, A.DAY_SHARE, A.MONTH_SPIKE, A.PEER_GROWTH, A.COLLAPSE, A.ABOVE_TIER)
+
+
 def test_proxy_mirror_and_above_tier(tmp_path):
     d = Data(tmp_path)
     d.retailer(1, tier=25, fmt="tobacco_liquor")  # the big shop

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -35,7 +36,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cmdesk.analytics import anomaly
-from cmdesk.analytics.layout import MONTH_RE
+from cmdesk.analytics.layout import MONTH_RE, order_months
 from cmdesk.catalog.models import Product
 from cmdesk.core.audit import acting_as, history_for, register
 from cmdesk.core.exceptions import OutOfScope
@@ -413,6 +414,7 @@ class DetectReport:
     lines: int = 0
     rules: list[RulesUse] = field(default_factory=list)  # the scope's rules first, then units' own rules by path
     runs: list[DetectRun] = field(default_factory=list)  # the runs under units' own rules
+    deferred: tuple[str, ...] = ()  # whole-month rules left for when the month is over
 
 
 def _brand_products(brands: set[str]) -> dict[str, int]:
@@ -471,15 +473,31 @@ def rules_plan(unit: OrgUnit, pop: Population) -> RulesPlan:
     return plan
 
 
-def _run(month: str, retailers: pa.Table, products: pa.Table, th: anomaly.Thresholds, kinds=anomaly.KINDS):
+def month_complete(month: str, data_dir: Path | None = None, today: dt.date | None = None) -> bool:
+    """Is ``month`` over, so that its whole-month rules can be judged? Yes once the calendar has passed its last day,
+    or once the store holds orders of a later month (history imported after the fact)."""
+    if (today or timezone.localdate()) > anomaly.month_bounds(month)[1]:
+        return True
+    return any(m > month for m in order_months(Path(data_dir or settings.CMDESK_DATA_DIR)))
+
+
+def _run(
+    month: str,
+    retailers: pa.Table,
+    products: pa.Table,
+    th: anomaly.Thresholds,
+    kinds=anomaly.KINDS,
+    data_dir: Path | None = None,
+    complete: bool = True,
+):
     try:
-        return anomaly.detect(settings.CMDESK_DATA_DIR, month, retailers, products, th, kinds)
+        return anomaly.detect(data_dir or settings.CMDESK_DATA_DIR, month, retailers, products, th, kinds, complete)
     except FileNotFoundError as exc:
         raise ValidationError({"month": str(exc)}) from exc
 
 
 def detect_by_rules(
-    month: str, pop: Population, plan: RulesPlan
+    month: str, pop: Population, plan: RulesPlan, data_dir: Path | None = None, complete: bool = True
 ) -> tuple[anomaly.Detection, list[tuple[anomaly.Finding, AlertRules]], list[DetectRun]]:
     """Run the detector so that every subject is judged by its own rules; (the scope's run, the findings each with
     the rules that judged it, the runs under own rules).
@@ -488,8 +506,10 @@ def detect_by_rules(
     thresholds of own rules below the scope (rows equal to the scope's need no run) runs again: for
     :data:`BRANCH_RULES` over the whole branches of the retailers (and branch totals) it judges, for
     :data:`POPULATION_RULES` whose thresholds differ over the whole population. Peer groups and medians are thus always
-    those of the whole population, and a finding is kept only from the run of the rules that judge its subject."""
-    scope_det = _run(month, pop.retailers, pop.products, plan.th)
+    those of the whole population, and a finding is kept only from the run of the rules that judge its subject.
+    ``data_dir``: the order files' directory (default the configured one); ``complete=False``: the month is still in
+    progress and its whole-month rules wait (:func:`month_complete`)."""
+    scope_det = _run(month, pop.retailers, pop.products, plan.th, data_dir=data_dir, complete=complete)
     dets = [scope_det]
     runs: list[DetectRun] = []
     answer: dict[tuple[int, str], int] = {}  # (rules pk, kind) → the index in dets of the run that answers it
@@ -505,8 +525,10 @@ def detect_by_rules(
 
     def run(rows: list[AlertRules], retailers: pa.Table, th: anomaly.Thresholds, kinds: set[str]) -> None:
         t0 = time.perf_counter()
-        kinds_run = tuple(k for k in anomaly.KINDS if k in kinds)
-        dets.append(_run(month, retailers, pop.products, th, kinds_run))
+        kinds_run = tuple(k for k in anomaly.KINDS if k in kinds and (complete or k not in anomaly.WHOLE_MONTH_KINDS))
+        if not kinds_run:
+            return
+        dets.append(_run(month, retailers, pop.products, th, kinds_run, data_dir, complete))
         for row in rows:
             answer.update({(row.pk, k): len(dets) - 1 for k in kinds_run})
         det = dets[-1]
@@ -542,8 +564,8 @@ def detect_month(month: str, scope: str | None = None, user: Any = None) -> Dete
     t0 = time.perf_counter()
     pop = population(unit)
     plan = rules_plan(unit, pop)
-    det, found, runs = detect_by_rules(month, pop, plan)
-    report = DetectReport(month, unit, screened=dict(det.screened), lines=det.lines, runs=runs)
+    det, found, runs = detect_by_rules(month, pop, plan, complete=month_complete(month))
+    report = DetectReport(month, unit, screened=dict(det.screened), lines=det.lines, runs=runs, deferred=det.deferred)
     brand_product = _brand_products({f.brand for f, _owner in found if f.brand})
     keys = {alert_key(f, month): (f, owner) for f, owner in found}
     alerts_by_rules: dict[int, int] = {}

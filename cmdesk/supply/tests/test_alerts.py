@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.test import Client
@@ -200,6 +201,46 @@ def test_evaluate_prints_precision_and_recall(w, settings, capsys):
     assert out[12] == "(1 planted outside 2026-09..2026-10 left out)"
     assert out[-3] == "brand alerts (not counted): day_share 8"
     assert out[-1] == f"missed: collapse retailer {w.shops1[0].pk} 2026-09-01..2026-10-31"
+    assert out[0].endswith("rules: city default (national), " + out[0].rsplit(", ", 1)[1])
+
+
+def test_a_month_in_progress_waits_for_its_whole_month_rules(w, settings, capsys):
+    """On 2026-10-20 October is in progress: the spike of the 13th is found, the whole-month rules wait (and say so);
+    once October is over the same detection judges them too, on the same alert keys."""
+    assert svc.month_complete("2026-10", today=dt.date(2026, 10, 31)) is False
+    assert svc.month_complete("2026-10", today=dt.date(2026, 11, 1)) is True
+    assert svc.month_complete("2026-09", today=dt.date(2026, 9, 30)) is True  # October's orders are in the store
+    Alert.objects.all().delete()  # the fixture's detection, run today
+    with time_machine.travel(dt.datetime(2026, 10, 20, 9, tzinfo=dt.UTC), tick=False):
+        call_command("alerts", "detect", "--month", "2026-10")
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == (
+        "2026-10 is still in progress: brand_month, day_share, month_spike, peer_growth, collapse, above_tier wait "
+        "until it is over"
+    )
+    assert [(a.kind, a.retailer_id) for a in Alert.objects.all()] == [(AlertKind.ORDER_SPIKE, w.shops1[SPIKE].pk)]
+    report = svc.detect_month("2026-10")  # today: October is over
+    assert report.deferred == () and (report.created, report.updated, report.unchanged) == (4, 0, 1)
+    assert AlertKind.DAY_SHARE in report.by_kind and Alert.objects.count() == sum(report.by_kind.values())
+
+
+def test_evaluate_judges_each_retailer_by_its_units_rules_unless_a_preset_is_given(w, settings, capsys):
+    """Branch A's own rules tolerate single orders up to 20 × the average: its spike is no longer found, as
+    detection would not find it; ``--preset`` judges everyone by the preset and finds it again."""
+    planted = [{"kind": "spike", "retailer_id": w.shops1[SPIKE].pk, "start": "2026-10-13", "end": "2026-10-13"}]
+    (settings.CMDESK_DATA_DIR / "anomalies.json").write_text(json.dumps(planted))
+    branch = svc.create_override(w.tree.branch_a, w.centre.user)
+    svc.rules_update(branch, {"order_ratio": Decimal("20.00")}, w.centre.user)
+    call_command("alerts", "evaluate", "--from", "2026-09", "--to", "2026-10")
+    out = capsys.readouterr().out.splitlines()
+    assert "rules: city default (national); 甲县分公司 (A) (national), " in out[0]
+    assert out[2] == "order_spike            0        0          —"
+    assert out[-4] == "all                    1        0       0.0%"  # planted 1, found 0
+    assert out[-1] == f"missed: spike retailer {w.shops1[SPIKE].pk} 2026-10-13..2026-10-13"
+    call_command("alerts", "evaluate", "--from", "2026-09", "--to", "2026-10", "--preset", "national")
+    out = capsys.readouterr().out.splitlines()
+    assert "rules: national, " in out[0]
+    assert out[2] == "order_spike            1        1     100.0%"
 
 
 def test_rules_api(w):
