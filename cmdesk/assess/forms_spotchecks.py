@@ -11,6 +11,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cmdesk.core.widgets import DateInput
+
 from .models import FindingCategory, SpotCheck
 from .services.spotchecks import DEFAULT_DEDUCTIONS, quarter_label
 
@@ -23,7 +25,7 @@ class SpotCheckForm(forms.Form):
         max_length=40,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
-    date = forms.DateField(label=_("Date of the check"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("Date of the check"), widget=DateInput())
     quarter = forms.CharField(
         label=_("Quarter"), max_length=7, required=False, help_text=_("e.g. 2026-Q4; empty: the quarter of the date")
     )

@@ -4,6 +4,8 @@ from typing import Any
 
 from django import forms
 
+from cmdesk.core.widgets import DateInput
+
 from .models import Product
 
 
@@ -26,7 +28,7 @@ class ProductForm(forms.ModelForm):
             "launched_on",
             "status",
         ]
-        widgets = {"launched_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {"launched_on": DateInput()}
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

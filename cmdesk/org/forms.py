@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cmdesk.core.scope import user_scope
+from cmdesk.core.widgets import DateInput
 
 from .choices import CareerLevel, Education, Role, SkillGrade
 from .models import OrgUnit, Staff
@@ -64,7 +65,7 @@ class StaffCreateForm(forms.Form):
     cm_since = forms.DateField(
         label=_("Customer manager since"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
     )
 
     def __init__(self, *args: Any, user: Any, instance: Any = None, **kwargs: Any) -> None:
@@ -76,9 +77,7 @@ class CareerLevelForm(forms.Form):
     """Move a staff member on the professional ladder (cmdesk.org.services.staff_set_career_level)."""
 
     level = forms.ChoiceField(label=_("New career level"), choices=CareerLevel.choices)
-    effective = forms.DateField(
-        label=_("Effective date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    effective = forms.DateField(label=_("Effective date"), widget=DateInput())
     reason = forms.CharField(label=_("Reason"), max_length=200)
 
     def __init__(self, *args: Any, user: Any, staff: Staff, **kwargs: Any) -> None:

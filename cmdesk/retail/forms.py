@@ -8,6 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cmdesk.core.widgets import DateInput
 from cmdesk.org.choices import Role
 from cmdesk.org.forms import OrgUnitChoiceField, org_units_in_scope
 from cmdesk.org.models import OrgUnit, Staff
@@ -16,7 +17,7 @@ from .choices import Weekday
 from .models import TIER_MAX, Retailer, Route
 from .services import RETAILER_FIELDS, retailer_editable_fields
 
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATE_WIDGET = DateInput()
 
 
 class RetailerForm(forms.ModelForm):

@@ -9,6 +9,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from cmdesk.catalog.models import Product
+from cmdesk.core.widgets import DateInput
 from cmdesk.retail.models import Retailer
 
 from .models import FeedbackKind, VisitType
@@ -65,7 +66,7 @@ class FeedbackForm(forms.Form):
     product = forms.ModelChoiceField(
         label=_("Product"), required=False, queryset=Product.objects.order_by("brand", "name")
     )
-    due = forms.DateField(label=_("Due"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due = forms.DateField(label=_("Due"), required=False, widget=DateInput())
 
 
 class RetailerUpdateForm(forms.ModelForm):
@@ -77,8 +78,8 @@ class RetailerUpdateForm(forms.ModelForm):
         model = Retailer
         fields = [f for f in RETAILER_FIELDS if f not in ("latitude", "longitude")]
         widgets = {
-            "opened_on": forms.DateInput(attrs={"type": "date"}),
-            "closed_on": forms.DateInput(attrs={"type": "date"}),
+            "opened_on": DateInput(),
+            "closed_on": DateInput(),
         }
 
     def changes(self) -> dict:
@@ -90,8 +91,8 @@ class NotesForm(forms.Form):
 
 
 class VisitFilterForm(forms.Form):
-    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
     q = forms.CharField(label=_("Retailer"), required=False)
     status = forms.ChoiceField(label=_("Status"), required=False)
     far = forms.BooleanField(label=_("Far check-ins only"), required=False)

@@ -40,6 +40,7 @@ from cmdesk.core.pages import call_service
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm
 from cmdesk.core.views import apply_validation_error, with_actor_names
+from cmdesk.core.widgets import DateInput
 from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, staff_of
@@ -159,7 +160,7 @@ def alert_list_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 class ReferForm(forms.Form):
-    deadline = forms.DateField(label=gettext_lazy("Deadline"), widget=forms.DateInput(attrs={"type": "date"}))
+    deadline = forms.DateField(label=gettext_lazy("Deadline"), widget=DateInput())
     note = forms.CharField(
         label=gettext_lazy("Note"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )

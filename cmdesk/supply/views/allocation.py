@@ -40,6 +40,7 @@ from cmdesk.catalog.models import Product, ProductStatus
 from cmdesk.core.pages import call_service as _call
 from cmdesk.core.pages import need_perm as _need
 from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.core.widgets import DateInput
 from cmdesk.org.choices import OrgKind
 from cmdesk.org.models import OrgUnit
 from cmdesk.retail.models import Retailer
@@ -92,9 +93,7 @@ class JSONObjectField(forms.CharField):
 class AllocationForm(forms.Form):
     product = forms.ModelChoiceField(queryset=Product.objects.none(), label=gettext_lazy("Scarce product"))
     org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label=gettext_lazy("Org unit"))
-    week_start = forms.DateField(
-        label=gettext_lazy("Order week (Monday)"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    week_start = forms.DateField(label=gettext_lazy("Order week (Monday)"), widget=DateInput())
     available = forms.IntegerField(min_value=1, label=gettext_lazy("Cartons available"))
     variant = forms.ChoiceField(choices=AllocationVariant.choices, label=gettext_lazy("Variant"))
     min_tier = forms.IntegerField(min_value=1, max_value=30, initial=1, label=gettext_lazy("Lowest tier served"))

@@ -36,6 +36,7 @@ from django.views import View
 from cmdesk.analytics import forecast as fc
 from cmdesk.core.pages import call_service
 from cmdesk.core.scope import has_model_perm, user_scope
+from cmdesk.core.widgets import DateInput
 from cmdesk.core.xlsx import Sheet, xlsx_response
 from cmdesk.org.choices import OrgKind, Role
 from cmdesk.org.models import OrgUnit, Staff, staff_of
@@ -88,7 +89,7 @@ class RunForm(forms.Form):
     org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label=gettext_lazy("Org unit"))
     history_end = forms.DateField(
         label=gettext_lazy("History up to"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
         help_text=gettext_lazy("the last order day used; the forecast starts the Monday after"),
     )
     horizon = forms.IntegerField(label=gettext_lazy("Weeks ahead"), min_value=1, max_value=12, initial=4)
