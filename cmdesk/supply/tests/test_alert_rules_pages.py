@@ -396,6 +396,9 @@ def test_an_alert_records_the_thresholds_of_the_rules_that_judged_it(twins):
         html = login(staff).get(reverse("supply:alert_detail", args=[alert.pk])).content.decode()
         assert '<span id="alert-rules">the rules of 甲县分公司</span>' in html
         assert f'<a href="{page_url(w.tree.branch_a)}">see the rules</a>' in html
+        # the history: the creation folded (its fields behind a summary), the update by the rerun open
+        history = html[html.index('id="alert-history"') :]
+        assert history.count("<details") == 1 and "fields set</summary>" in history
     api = login(w.cm1).get(f"/api/supply/alerts/{alert.pk}/").json()
     assert (api["rules"], api["rules_unit"]) == (branch.pk, w.tree.branch_a.pk)
     # the branch's own rules removed: the alert keeps the text of the rule that judged it, and no longer links
