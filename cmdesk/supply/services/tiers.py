@@ -994,14 +994,38 @@ def _explain_bands(score: TierScore, snap: dict, window_text: str) -> dict[str, 
             "p": pb,
         },  # fmt: skip
         "components": rows,
-        "move_up": _cap_note(score, snap) or move,
+        "move_up": _with_hold(score, snap, _cap_note(score, snap) or move),
         "needed": None,
         "window": window_text,
     }
 
 
+def _held_up(score: TierScore, snap: dict) -> bool:
+    """Did the hold band keep the retailer below the tier its score earns?"""
+    before, computed = score.tier_before, score.tier_computed
+    return before is not None and score.tier_after == before and 0 < computed - before <= (snap.get("hold_band") or 0)
+
+
+def _hold_note(score: TierScore, snap: dict) -> str:
+    if not _held_up(score, snap):
+        return ""
+    n = snap["hold_band"]
+    return ngettext(
+        "Your score earns D%(c)s, within the hold band of %(n)s tier above your D%(t)s: a tier changes only when the "
+        "score moves further, so you stay at D%(t)s until your score earns D%(up)s.",
+        "Your score earns D%(c)s, within the hold band of %(n)s tiers above your D%(t)s: a tier changes only when "
+        "the score moves further, so you stay at D%(t)s until your score earns D%(up)s.",
+        n,
+    ) % {"c": score.tier_computed, "n": n, "t": score.tier_before, "up": score.tier_before + n + 1}
+
+
+def _with_hold(score: TierScore, snap: dict, move: str) -> str:
+    hold = _hold_note(score, snap)
+    return f"{hold} {move}" if hold else move
+
+
 def _cap_note(score: TierScore, snap: dict) -> str:
-    if score.tier_after < score.tier_computed:
+    if score.tier_after < score.tier_computed and not _held_up(score, snap):
         return _(
             "Your score already earns D%(c)s; a tier moves at most %(n)s per recompute, so you move up further at "
             "the next recompute."
@@ -1083,6 +1107,7 @@ def _explain_weighted(score: TierScore, snap: dict, window_text: str) -> dict[st
                     "price": f"{price:.2f}",
                     "yuan": _fmt0(more * price),
                 }
+    move = _with_hold(score, snap, move)
     return {"headline": headline, "components": rows, "move_up": move, "needed": needed, "window": window_text}
 
 

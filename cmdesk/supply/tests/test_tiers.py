@@ -183,6 +183,17 @@ def test_a_hold_band_keeps_a_one_tier_wobble(world):
             f"stays at D{s.tier_before} (D{s.tier_computed} by score, within the hold band of 1)"
         )
     assert all(s.tier_after != s.tier_before for s in moved if abs(s.tier_computed - s.tier_before) > 1)
+    # the retailer held below what its score earns is told so, and what moves it (not the cap of the step)
+    svc.apply_run(run)
+    up = next(s for s in held if s.tier_computed > s.tier_before)
+    b, c = up.tier_before, up.tier_computed
+    with translation.override("en"):
+        move = svc.explain(Retailer.objects.get(pk=up.retailer_id))["move_up"]
+    assert move.startswith(
+        f"Your score earns D{c}, within the hold band of 1 tier above your D{b}: a tier changes only when the score "
+        f"moves further, so you stay at D{b} until your score earns D{b + 2}. You need a score of "
+    )
+    assert "at most" not in move
 
 
 def test_bands_method(world):
