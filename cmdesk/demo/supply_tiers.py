@@ -4,11 +4,12 @@
 * one recompute of the whole city over the 3 complete months up to ``as_of``, applied: effective the first day after
   the window (for ``as_of`` 2026-10-31: window 2026-08 … 2026-10, effective 2026-11-01), so every retailer's tier
   history ends with a recompute whose reason can be read on its explanation page;
-* the 4+X scheme (active: market type, format, scale from the tier, credit, and floor area as a local dimension) and
-  the 2008 42-class preset, both classified.
+* the 4+X scheme (active: market type, format, scale from the tier, credit, and floor area and the shop's image as
+  local dimensions) and the 2008 42-class preset, both classified. The shop's image (终端形象) is a manual dimension:
+  each department's clerk has rated about a fifth of its retailers from a sheet (the others keep the default, 良), so
+  the manual-level page, its history and the template have content.
 
-The step is deterministic (it reads the demo's records and order facts): ``seed`` is accepted for the same signature
-as the other demo steps.
+The step is deterministic: it reads the demo's records and order facts, and ``seed`` draws the image ratings.
 """
 
 from __future__ import annotations
@@ -18,13 +19,50 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from cmdesk.org.models import OrgUnit
-from cmdesk.supply.models import ClassPreset
-from cmdesk.supply.services.classes import classify, create_preset
+import numpy as np
+
+from cmdesk.org.choices import Role
+from cmdesk.org.models import OrgUnit, Staff
+from cmdesk.retail.models import Retailer
+from cmdesk.supply.models import ClassPreset, ClassScheme
+from cmdesk.supply.services.classes import classify, create_preset, save_scheme, set_manual_levels
 from cmdesk.supply.services.tiers import apply_run, city_default, recompute
 
 FOUR_X_NAME = "4+X 零售客户分类"
 CODE_2008_NAME = "2008 版 42 类编码"
+IMAGE_DIMENSION = {
+    "code": "image",
+    "name": "终端形象",
+    "kind": "local",
+    "source": "manual",
+    "levels": [{"code": "A", "label": "优"}, {"code": "B", "label": "良"}, {"code": "C", "label": "差"}],
+    "default": "B",
+}
+RATED_SHARE = 0.2  # of a department's retailers, rated by its clerk
+
+
+def rate_images(scheme: ClassScheme, seed: int) -> int:
+    """Each department's clerk rates about a fifth of its retailers' image from a sheet (higher tiers more often
+    优, lower ones more often 差), through the upload service; returns the retailers rated."""
+    rng = np.random.default_rng(seed + 17)
+    rated = 0
+    clerks = Staff.objects.filter(role=Role.CLERK, active=True).select_related("user", "org_unit").order_by("pk")
+    for clerk in clerks:
+        shops = list(
+            Retailer.objects.filter(route__org_unit__path__startswith=clerk.org_unit.path, classes__scheme=scheme)
+            .order_by("pk")
+            .values_list("licence_no", "tier")
+        )
+        rows: list[tuple] = [("许可证号", "零售户", "终端形象 (image)")]
+        for licence, tier in shops:
+            if rng.random() >= RATED_SHARE:
+                continue
+            top = (tier or 1) / 30
+            level = rng.choice(["A", "B", "C"], p=[0.15 + 0.35 * top, 0.65 - 0.2 * top, 0.2 - 0.15 * top])
+            rows.append((licence, "", str(level)))
+        if len(rows) > 1:
+            rated += set_manual_levels(scheme, rows, clerk.user)["changed"]
+    return rated
 
 
 def build_tiers_demo(as_of: dt.date, seed: int) -> dict[str, Any]:
@@ -41,9 +79,12 @@ def build_tiers_demo(as_of: dt.date, seed: int) -> dict[str, Any]:
     run = apply_run(run)
     applied = time.perf_counter()
     four_x = create_preset(ClassPreset.FOUR_X, FOUR_X_NAME, active=True)
+    four_x.dimensions = [*four_x.dimensions, IMAGE_DIMENSION]
+    save_scheme(four_x)
     code_2008 = create_preset(ClassPreset.CODE_2008, CODE_2008_NAME)
     c4 = classify(four_x)
     c8 = classify(code_2008)
+    images = rate_images(four_x, seed)
     done = time.perf_counter()
     return {
         "tier scheme": scheme.name,
@@ -52,5 +93,6 @@ def build_tiers_demo(as_of: dt.date, seed: int) -> dict[str, Any]:
         "applied": f"{run.stats.get('changed', 0)} changes effective {run.effective} ({applied - computed:.1f}s)",
         "4+X classes": f"{c4['classes']} for {c4['retailers']} retailers",
         "2008 classes": f"{c8['classes']} for {c8['retailers']} retailers",
+        "image ratings": f"{images} retailers rated by their clerks",
         "classified in": f"{done - applied:.1f}s",
     }

@@ -65,6 +65,16 @@ def test_demo_with_orders_builds_the_supply_side_before_the_assessment():
     assert run.status == RunStatus.APPLIED and run.effective.isoformat() == "2026-11-01"
     assert TierChange.objects.filter(source=TierChange.Source.RECOMPUTE).count() == run.stats["changed"] > 0
     assert RetailerClass.objects.filter(code__regex=r"^[CX][ZBSNYFQ][123]$").exists()  # the 2008 preset
+    # the 4+X scheme's manual image dimension: about a fifth rated by the department's clerk, audited as the clerk
+    from auditlog.models import LogEntry
+
+    rated = RetailerClass.objects.filter(scheme__active=True).exclude(manual={})
+    total = RetailerClass.objects.filter(scheme__active=True).count()
+    assert 0.15 * total < rated.count() < 0.25 * total
+    assert {m["image"] for m in rated.values_list("manual", flat=True)} == {"A", "B", "C"}
+    entries = LogEntry.objects.filter(content_type__model="retailerclass", object_id__in=rated.values("pk"))
+    assert entries.count() == rated.count()  # one each, even for 良 (the default made explicit)
+    assert set(entries.values_list("actor__staff__role", flat=True)) == {"clerk"}
     assert Allocation.objects.filter(status=AllocationStatus.CLOSED).exists()
     assert "flagged CMs 1" in output
     assert ForecastRun.objects.count() == 2
