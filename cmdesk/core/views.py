@@ -26,6 +26,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views import View
@@ -292,7 +293,44 @@ def _home_cm(user: Any, staff: Any) -> dict[str, Any]:
         "routes": routes,
         "by_status": by_status,
         "retailer_total": sum(row["n"] for row in by_status),
+        **_cm_attention(user, staff),
     }
+
+
+def _cm_attention(user: Any, staff: Any) -> dict[str, Any]:
+    """What a CM acts on first: today's visits, its retailers' unresolved order alerts, the next allotment week."""
+    from cmdesk.supply.models import AlertKind
+    from cmdesk.supply.services.alerts import UNRESOLVED, visible_alerts
+    from cmdesk.supply.services.allocation import lines_for, week_start_of
+    from cmdesk.work.models import VisitStatus
+    from cmdesk.work.services import visits as visit_service
+
+    today = timezone.localdate()
+    out: dict[str, Any] = {}
+    if user.has_perm("work.add_visit"):
+        items = visit_service.day_list(staff, today)
+        out["visits_today"] = {"total": len(items), "done": sum(1 for i in items if i.state == VisitStatus.DONE)}
+    if user.has_perm("supply.view_alert"):
+        alerts = visible_alerts(user).filter(status__in=UNRESOLVED, retailer__isnull=False)
+        # the rarer kinds first, as the demo's referrals pick them: a spike or a proxy before a peer-growth warning
+        out["alerts"] = list(
+            alerts.select_related("retailer")
+            .order_by(
+                models.Case(models.When(kind=AlertKind.PEER_GROWTH, then=1), default=0), "-severity", "-period_end"
+            )[:5]
+        )
+        out["alert_count"] = alerts.count()
+    if user.has_perm("supply.view_allocationline"):
+        lines = lines_for(user).filter(allocation__week_start__gte=week_start_of(today))
+        week = lines.order_by("allocation__week_start").values_list("allocation__week_start", flat=True).first()
+        if week is not None:
+            week_lines = lines.filter(allocation__week_start=week)
+            out["allotment"] = {
+                "week": week,
+                "retailers": week_lines.values("retailer").distinct().count(),
+                "cartons": week_lines.aggregate(n=models.Sum("final_quantity"))["n"] or 0,
+            }
+    return out
 
 
 def _home_department(user: Any, staff: Any) -> dict[str, Any]:
