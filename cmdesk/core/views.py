@@ -314,8 +314,7 @@ def _cm_attention(user: Any, staff: Any) -> dict[str, Any]:
         alerts = visible_alerts(user).filter(status__in=UNRESOLVED, retailer__isnull=False)
         # the rarer kinds first, as the demo's referrals pick them: a spike or a proxy before a peer-growth warning
         out["alerts"] = list(
-            alerts.select_related("retailer")
-            .order_by(
+            alerts.select_related("retailer").order_by(
                 models.Case(models.When(kind=AlertKind.PEER_GROWTH, then=1), default=0), "-severity", "-period_end"
             )[:5]
         )
@@ -330,6 +329,33 @@ def _cm_attention(user: Any, staff: Any) -> dict[str, Any]:
                 "retailers": week_lines.values("retailer").distinct().count(),
                 "cartons": week_lines.aggregate(n=models.Sum("final_quantity"))["n"] or 0,
             }
+    return out
+
+
+def _supply_attention(user: Any) -> dict[str, Any]:
+    """For heads, clerks and the centre: the supply work waiting in their scope (unresolved order alerts and overdue
+    referrals, tier recomputes to apply, allocations to publish). At most four queries however much there is."""
+    from cmdesk.supply.models import AlertStatus, Allocation, AllocationStatus, RunStatus, TierRun
+    from cmdesk.supply.services.alerts import UNRESOLVED, visible_alerts, visible_referrals
+
+    out: dict[str, Any] = {}
+    if user.has_perm("supply.view_alert"):
+        counts = (
+            visible_alerts(user)
+            .filter(status__in=UNRESOLVED)
+            .aggregate(
+                open=Count("pk", filter=Q(status=AlertStatus.OPEN)),
+                referred=Count("pk", filter=Q(status=AlertStatus.REFERRED)),
+            )
+        )
+        overdue = visible_referrals(user).filter(outcome="", deadline__lt=timezone.localdate()).count()
+        out["supply_alerts"] = {**counts, "overdue": overdue}
+    if user.has_perm("supply.apply_tierrun"):
+        out["tier_drafts"] = TierRun.objects.restrict(user, "view").filter(status=RunStatus.DRAFT).count()
+    if user.has_perm("supply.add_allocation"):
+        out["allocation_drafts"] = (
+            Allocation.objects.restrict(user, "view").filter(status=AllocationStatus.DRAFT).count()
+        )
     return out
 
 
@@ -363,6 +389,7 @@ def _home_department(user: Any, staff: Any) -> dict[str, Any]:
         "retailer_total": sum(row["n"] for row in by_format),
         "chart_format": _chart(by_format),
         "chart_market": _chart(by_market),
+        **_supply_attention(user),
     }
 
 
@@ -400,6 +427,7 @@ def _home_city(user: Any, staff: Any) -> dict[str, Any]:
         "retailer_total": total,
         "chart_format": _chart(by_format),
         "chart_market": _chart(by_market),
+        **_supply_attention(user),
     }
 
 

@@ -117,4 +117,4 @@ def test_home_query_count_does_not_grow_with_data(client, w, who):
         RetailerFactory(route=w.route_a)
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("core:home"))
-    assert len(many.captured_queries) == len(few.captured_queries) <= 15
+    assert len(many.captured_queries) == len(few.captured_queries) <= 20  # of which up to 4 the supply counts

@@ -65,3 +65,30 @@ def test_the_cm_home_shows_visits_alerts_and_allotments():
         later = home(w.cm1).context
     assert later["alert_count"] == 0 and "allotment" not in later
     assert Alert.objects.get(pk=ctx["alerts"][0].pk).status == AlertStatus.DISMISSED
+
+
+def test_the_head_and_centre_homes_count_the_supply_work_waiting():
+    """The head: the department's unresolved alerts, one referred and overdue, a draft allocation to publish; the
+    centre also the tier recompute to apply. Each count links to its list."""
+    from cmdesk.supply.services import tiers as tier_svc
+
+    w = build_work_world()
+    alert_svc.detect_month("2026-10")
+    spike = Alert.objects.get(retailer=w.shops1[SPIKE])
+    alert_svc.alert_refer(w.head.user, spike, deadline=dt.date(2026, 12, 1), today=dt.date(2026, 11, 24))
+    scarce = ProductFactory(code="6901028099001", name="和天下(硬)", brand="和天下", scarce=True)
+    req = alloc_svc.AllocationRequest(
+        product=scarce, org_unit=w.tree.dept_a, week_start=WEEK, available=100, min_tier=10
+    )
+    alloc_svc.create_allocation(req, w.head.user)
+    tier_svc.recompute(w.tree.city, dt.date(2026, 10, 31))
+    head = home(w.head)
+    in_dept = Alert.objects.filter(org_unit__path__startswith=w.tree.dept_a.path, status=AlertStatus.OPEN).count()
+    assert head.context["supply_alerts"] == {"open": in_dept, "referred": 1, "overdue": 1}
+    assert "tier_drafts" not in head.context and head.context["allocation_drafts"] == 1
+    html = head.content.decode()
+    assert f'href="{reverse("supply:referral_list")}" id="attention-referrals"' in html
+    assert "1 referred to inspectors · 1 overdue" in html and "1 allocation to publish" in html
+    centre = home(w.centre).context
+    assert centre["supply_alerts"]["open"] == Alert.objects.filter(status=AlertStatus.OPEN).count() > in_dept
+    assert centre["tier_drafts"] == 1
