@@ -9,7 +9,9 @@ ordered in the last ``WEEKS`` order weeks that ended before ``as_of``, a chain o
    department ordered that week (the supply the ordering system saw); linear tier curve; published;
 2. CMs adjust a few lines the Friday before the week (about ``RANDOM_ADJUSTMENTS`` cuts or raises a department and
    week, with reasons); in each department one planted CM (the seed picks it) cuts the same three high-tier
-   retailers of the department's most ordered scarce brand every week: the fairness report flags exactly these CMs;
+   retailers of the department's most ordered scarce brand every week: the fairness report's repeat rule flags
+   exactly these CMs (its share rule may also flag a CM whose few random cuts add up: 2 of 105 on the city demo as of
+   2026-10-31, 0 of 10 on the county);
 3. the week is evaluated from the real order facts, and next week's allocation is proposed from the outcome with
    that week's supply; it is published and the chain goes on. The last proposal is for the week after the last
    complete one: published (with adjustments) when ``as_of`` falls inside it, else left as next week's draft.
