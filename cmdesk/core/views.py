@@ -336,7 +336,7 @@ def _supply_attention(user: Any) -> dict[str, Any]:
     """For heads, clerks and the centre: the supply work waiting in their scope (unresolved order alerts and overdue
     referrals, tier recomputes to apply, allocations to publish). At most four queries however much there is."""
     from cmdesk.supply.models import AlertStatus, Allocation, AllocationStatus, RunStatus, TierRun
-    from cmdesk.supply.services.alerts import UNRESOLVED, visible_alerts, visible_referrals
+    from cmdesk.supply.services.alerts import UNRESOLVED, overdue_referrals, visible_alerts, visible_referrals
 
     out: dict[str, Any] = {}
     if user.has_perm("supply.view_alert"):
@@ -348,7 +348,7 @@ def _supply_attention(user: Any) -> dict[str, Any]:
                 referred=Count("pk", filter=Q(status=AlertStatus.REFERRED)),
             )
         )
-        overdue = visible_referrals(user).filter(outcome="", deadline__lt=timezone.localdate()).count()
+        overdue = (visible_referrals(user) & overdue_referrals()).count()
         out["supply_alerts"] = {**counts, "overdue": overdue}
     if user.has_perm("supply.apply_tierrun"):
         out["tier_drafts"] = TierRun.objects.restrict(user, "view").filter(status=RunStatus.DRAFT).count()

@@ -116,8 +116,9 @@ class Command(BaseCommand):
             raise CommandError(f"{data_dir}: no order files")
         first = svc.parse_month(o["first"]) if o.get("first") else months[min(anomaly.HISTORY_MONTHS, len(months) - 1)]
         # by default up to the last month that is over (a month in progress has no whole-month rules yet)
-        complete = [m for m in months if svc.month_complete(m, data_dir)]
-        last = svc.parse_month(o["last"]) if o.get("last") else (complete or months)[-1]
+        # every month but the newest has a later one in the store; the newest is over once the calendar passed it
+        complete = set(months[:-1]) | {m for m in months[-1:] if svc.month_complete(m, data_dir)}
+        last = svc.parse_month(o["last"]) if o.get("last") else max(complete or months)
         wanted = [month_of_idx(i) for i in range(m_idx(first), m_idx(last) + 1)]
         missing = [m for m in wanted if m not in months]
         if missing:
